@@ -1,0 +1,655 @@
+"""The command line: one command for every ticket action, ``--format json`` for scripts.
+
+Names and flags follow the Go tool yshrsmz/ticketflow so its users feel at home; flags may
+come before or after arguments. Every failure is a ``TicketflowError`` printed as
+``Error: ...`` and ``Hint: ...`` on stderr (or a JSON object in JSON mode) with the exit code
+documented in docs/commands.md. Only the bare ``ticketflow`` (the TUI) imports textual.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ticketflow import __version__
+from ticketflow.config import (
+    CONFIG_NAME,
+    default_config_text,
+    find_git_root,
+    git_dir,
+    load_config,
+)
+from ticketflow.errors import (
+    EditorError,
+    MalformedTicketError,
+    NotARepoError,
+    TicketflowError,
+    UsageError,
+)
+from ticketflow.fileformat import parse_ticket
+from ticketflow.fsutil import atomic_write
+from ticketflow.model import Status, Ticket, format_time
+from ticketflow.store import TicketStore
+
+FORMAT_ENV = "TICKETFLOW_OUTPUT_FORMAT"
+EXIT_INTERRUPTED = 130
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+def _json_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    text = format_time(value)
+    if value.microsecond:  # Go's RFC3339Nano keeps a non-zero fraction
+        frac = f"{value.microsecond:06d}".rstrip("0")
+        text = text[:19] + "." + frac + text[19:]
+    return text
+
+
+def ticket_json(ticket: Ticket, *, content: bool = False) -> dict[str, Any]:
+    """The Go tool's ticket object (plus ``closure_reason``); ``path`` is repo-relative."""
+    out: dict[str, Any] = {
+        "id": ticket.id,
+        "path": ticket.path,
+        "status": ticket.status.value,
+        "priority": ticket.priority,
+        "description": ticket.description,
+        "created_at": _json_time(ticket.created_at),
+        "started_at": _json_time(ticket.started_at),
+        "closed_at": _json_time(ticket.closed_at),
+        "closure_reason": ticket.closure_reason,
+        "related": list(ticket.related) if ticket.related else None,
+    }
+    if content:
+        out["content"] = ticket.body
+    else:
+        out["has_worktree"] = ticket.status is Status.DOING
+    return out
+
+
+def dumps_json(data: Any, pretty: bool = True) -> str:
+    """Go's ``encoding/json`` layout: sorted keys, 2-space indent, HTML characters escaped."""
+    text = json.dumps(
+        data,
+        indent=2 if pretty else None,
+        separators=(",", ": ") if pretty else (",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escaped)
+    return text
+
+
+class Output:
+    """Where a command's result goes: text for people, JSON for scripts."""
+
+    def __init__(self, fmt: str, pretty: bool = True) -> None:
+        self.fmt = fmt
+        self.pretty = pretty
+
+    @property
+    def json(self) -> bool:
+        return self.fmt == "json"
+
+    def emit(self, data: Any, text: str | Callable[[], str]) -> None:
+        if self.json:
+            click.echo(dumps_json(data, self.pretty))
+        else:
+            click.echo(text() if callable(text) else text, nl=False)
+
+    def error(self, exc: TicketflowError) -> None:
+        if self.json:
+            click.echo(dumps_json(exc.to_dict(), self.pretty), err=True)
+        else:
+            click.echo(f"Error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"Hint: {exc.hint}", err=True)
+
+
+def _requested_format(fmt: str | None) -> str | None:
+    if fmt:
+        return fmt
+    env = os.environ.get(FORMAT_ENV, "").strip().lower()
+    return env if env in ("text", "json") else None
+
+
+def _open_store() -> TicketStore:
+    return TicketStore.open()
+
+
+def command(needs_store: bool = True) -> Callable[[F], F]:
+    """Give a command ``--format`` and turn every TicketflowError into its exit code.
+
+    With ``needs_store`` the command gets the repository's ``store`` (and its configured
+    output format); without it (``init``) it runs wherever it is called.
+    """
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, fmt: str | None, **kwargs: Any) -> None:
+            requested = _requested_format(fmt)
+            out = Output(requested or "text")
+            try:
+                if needs_store:
+                    store = _open_store()
+                    out = Output(requested or store.config.default_format, store.config.json_pretty)
+                    kwargs["store"] = store
+                func(*args, out=out, **kwargs)
+            except TicketflowError as exc:
+                out.error(exc)
+                sys.exit(exc.exit_code)
+            except KeyboardInterrupt:
+                click.echo("\nOperation cancelled", err=True)
+                sys.exit(EXIT_INTERRUPTED)
+
+        return click.option(
+            "--format",
+            "-o",
+            "fmt",
+            type=click.Choice(["text", "json"]),
+            default=None,
+            help=f"Output format (default: ${FORMAT_ENV}, else output.default_format "
+            f"in {CONFIG_NAME}, else text).",
+        )(wrapper)  # type: ignore[return-value]
+
+    return decorate
+
+
+def no_commit_option(func: F) -> F:
+    return click.option(
+        "--no-commit",
+        is_flag=True,
+        help="Write the file but do not commit it (git.auto_commit: false does this always).",
+    )(func)
+
+
+def _commit_flag(no_commit: bool) -> bool | None:
+    return False if no_commit else None
+
+
+def _truncate(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def render_list(tickets: list[Ticket]) -> str:
+    """The Go tool's table: ID, STATUS, PRI, DESCRIPTION (cut at 50 characters)."""
+    if not tickets:
+        return "No tickets found\n"
+    width = max(2, *(len(t.id) for t in tickets))
+    lines = [f"{'ID':<{width}}  {'STATUS':<6}  {'PRI':<3}  DESCRIPTION", "-" * (width + 50)]
+    lines += [
+        f"{t.id:<{width}}  {t.status.value:<6}  {t.priority:<3d}  {_truncate(t.description, 50)}"
+        for t in tickets
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_show(ticket: Ticket) -> str:
+    lines = [
+        f"ID: {ticket.id}",
+        f"Status: {ticket.status.value}",
+        f"Priority: {ticket.priority}",
+        f"Description: {ticket.description}",
+        f"Created: {_json_time(ticket.created_at) or '-'}",
+    ]
+    if ticket.started_at:
+        lines.append(f"Started: {_json_time(ticket.started_at)}")
+    if ticket.closed_at:
+        lines.append(f"Closed: {_json_time(ticket.closed_at)}")
+    if ticket.closure_reason:
+        lines.append(f"Closure reason: {ticket.closure_reason}")
+    if ticket.related:
+        lines.append(f"Related: {', '.join(ticket.related)}")
+    body = ticket.body if ticket.body.endswith("\n") or not ticket.body else ticket.body + "\n"
+    return "\n".join(lines) + "\n\n" + body
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+HELP = """Tickets as Markdown files in your git repository, from the keyboard.
+
+\b
+Run with no command to open the terminal UI. Tickets live in
+tickets/todo, tickets/doing and tickets/done as <YYMMDD-HHMMSS-slug>.md,
+the same files the Go tool yshrsmz/ticketflow reads and writes.
+
+\b
+A first session:
+  ticketflow init                         set up this git repository
+  ticketflow new fix-login -d "Login times out after 5 s"
+  ticketflow list                         open tickets (todo and doing)
+  ticketflow start fix-lo                 any unambiguous id prefix works
+  ticketflow close fix-lo --reason "shipped in 1.4"
+
+Every command takes --format json (or TICKETFLOW_OUTPUT_FORMAT=json).
+Exit codes are listed in docs/commands.md.
+"""
+
+
+@click.group(
+    invoke_without_command=True,
+    help=HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", "-V", prog_name="ticketflow")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        try:
+            store = _open_store()
+        except TicketflowError as exc:
+            Output("text").error(exc)
+            sys.exit(exc.exit_code)
+        from ticketflow.tui.app import run_tui
+
+        run_tui(store)
+
+
+@cli.command("init")
+@no_commit_option
+@command(needs_store=False)
+def init_cmd(out: Output, no_commit: bool) -> None:
+    """Set up ticketflow in the current git repository.
+
+    Writes .ticketflow.yaml (the same bytes the Go tool writes), creates
+    tickets/todo, tickets/doing and tickets/done, adds current-ticket.md to
+    .gitignore, and commits the two files.
+    """
+    root = find_git_root(Path.cwd())
+    if root is None:
+        raise NotARepoError(
+            "not in a git repository", hint="run 'git init' first, then 'ticketflow init'"
+        )
+    config_path = root / CONFIG_NAME
+    if config_path.exists():
+        out.emit(
+            {"initialized": False, "message": "already initialized", "config": CONFIG_NAME},
+            "Ticket system already initialized\n",
+        )
+        return
+    atomic_write(config_path, default_config_text().encode("utf-8"))
+    config = load_config(config_path)
+    for status in Status:
+        (root / config.tickets_dir / config.status_dirs()[status.value]).mkdir(
+            parents=True, exist_ok=True
+        )
+    gitignore = root / ".gitignore"
+    existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
+    if "current-ticket.md" not in existing:
+        atomic_write(
+            gitignore,
+            (existing + "\n# TicketFlow\ncurrent-ticket.md\n.worktrees/\n").encode("utf-8"),
+        )
+    commit = None
+    if not no_commit:
+        from ticketflow.gitrepo import PathChange, commit_paths
+
+        commit = commit_paths(
+            root,
+            [PathChange(CONFIG_NAME), PathChange(".gitignore")],
+            "Initialize ticketflow",
+        )
+    out.emit(
+        {
+            "initialized": True,
+            "config": CONFIG_NAME,
+            "tickets_dir": config.tickets_dir,
+            "commit": commit,
+        },
+        f"Initialized ticket system successfully\n"
+        f"Configuration saved to: {config_path}\n"
+        f"Tickets directory: {root / config.tickets_dir}\n",
+    )
+
+
+@cli.command("new")
+@click.argument("slug")
+@click.option("--parent", "-p", metavar="ID", help="Parent ticket (any unambiguous id prefix).")
+@click.option(
+    "--priority", type=int, default=2, show_default=True, help="1 is the most urgent."
+)
+@click.option("--description", "-d", default="", help="One-line summary shown in lists.")
+@no_commit_option
+@command()
+def new_cmd(
+    store: TicketStore,
+    out: Output,
+    slug: str,
+    parent: str | None,
+    priority: int,
+    description: str,
+    no_commit: bool,
+) -> None:
+    """Create a ticket in todo from the configured template.
+
+    SLUG is lower-case letters, digits and hyphens; the id becomes
+    YYMMDD-HHMMSS-SLUG (local time). Commits "Add ticket: <ID>".
+    """
+    ticket = store.create(
+        slug,
+        parent=parent,
+        priority=priority,
+        description=description,
+        commit=_commit_flag(no_commit),
+    )
+    data: dict[str, Any] = {"ticket": ticket_json(ticket)}
+    if ticket.parent:
+        data["parent_ticket"] = ticket.parent
+    out.emit(
+        data,
+        f"Created ticket: {ticket.id}\n  File: {ticket.path}\n"
+        + (f"  Parent: {ticket.parent}\n" if ticket.parent else "")
+        + f"Next: edit it with 'ticketflow edit {ticket.id}', "
+        f"then 'ticketflow start {ticket.id}'\n",
+    )
+
+
+STATUS_FILTERS = ("todo", "doing", "done", "all", "active")
+
+
+def filter_tickets(
+    tickets: Iterable[Ticket],
+    status: str,
+    priority: int | None,
+    search: str | None,
+) -> list[Ticket]:
+    wanted = {
+        "active": {Status.TODO, Status.DOING},
+        "all": set(Status),
+    }.get(status, {Status(status)} if status in ("todo", "doing", "done") else set())
+    needle = search.lower() if search else None
+    out = []
+    for t in tickets:
+        if t.status not in wanted or (priority is not None and t.priority != priority):
+            continue
+        if needle and not (
+            needle in t.id.lower()
+            or needle in t.description.lower()
+            or needle in t.body.lower()
+        ):
+            continue
+        out.append(t)
+    return out
+
+
+@cli.command("list")
+@click.option(
+    "--status",
+    "-s",
+    type=click.Choice(STATUS_FILTERS),
+    default="active",
+    show_default=True,
+    help="Which tickets: active is todo and doing.",
+)
+@click.option(
+    "--count", "-c", type=click.IntRange(min=0), default=20, show_default=True,
+    help="Show at most this many; 0 shows all.",
+)
+@click.option("--priority", type=int, default=None, help="Only tickets of this priority.")
+@click.option(
+    "--search", "-q", default=None, help="Only tickets whose id, description or body contain TEXT."
+)
+@command()
+def list_cmd(
+    store: TicketStore,
+    out: Output,
+    status: str,
+    count: int,
+    priority: int | None,
+    search: str | None,
+) -> None:
+    """List tickets: priority first (1 before 2), then newest first.
+
+    Files that cannot be read are skipped with a warning on stderr;
+    'ticketflow show' on one of them says what is wrong.
+    """
+    result = store.load_all()
+    for problem in result.problems:
+        click.echo(f"Warning: skipped {problem.message}", err=True)
+    tickets = filter_tickets(result.tickets, status, priority, search)
+    if count:
+        tickets = tickets[:count]
+    summary = {s.value: 0 for s in Status}
+    for t in result.tickets:
+        summary[t.status.value] += 1
+    summary["total"] = len(result.tickets)
+    out.emit(
+        {"tickets": [ticket_json(t) for t in tickets], "summary": summary},
+        lambda: render_list(tickets),
+    )
+
+
+@cli.command("show")
+@click.argument("ticket_id", metavar="ID")
+@command()
+def show_cmd(store: TicketStore, out: Output, ticket_id: str) -> None:
+    """Show one ticket's fields and body."""
+    ticket = store.get(ticket_id)
+    out.emit({"ticket": ticket_json(ticket, content=True)}, lambda: render_show(ticket))
+
+
+def _transition_output(out: Output, verb: str, ticket: Ticket, extra: str = "") -> None:
+    out.emit(
+        {"ticket_id": ticket.id, "status": ticket.status.value, "ticket": ticket_json(ticket)},
+        f"{verb} ticket: {ticket.id}\n  Status: {ticket.status.value}\n  File: {ticket.path}\n"
+        + extra,
+    )
+
+
+@cli.command("start")
+@click.argument("ticket_id", metavar="ID")
+@no_commit_option
+@command()
+def start_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -> None:
+    """Start work: set started_at, move the file to doing, commit "Start ticket: <ID>".
+
+    The ticket also becomes the current ticket (the current-ticket.md link),
+    which a bare 'ticketflow close' closes.
+    """
+    ticket = store.start(ticket_id, commit=_commit_flag(no_commit))
+    _transition_output(out, "Started", ticket)
+
+
+@cli.command("close")
+@click.argument("ticket_id", metavar="[ID]", required=False)
+@click.option("--reason", "-r", default=None, help="Why; appended as a Closure Note.")
+@no_commit_option
+@command()
+def close_cmd(
+    store: TicketStore, out: Output, ticket_id: str | None, reason: str | None, no_commit: bool
+) -> None:
+    """Close a ticket: set closed_at, move it to done, commit "Close ticket: <ID>".
+
+    Without ID, closes the current ticket (the one last started here). A
+    ticket that was never started can be closed only with --reason.
+    """
+    ref = ticket_id or store.current_ticket_id()
+    if ref is None:
+        raise UsageError(
+            "no active ticket: there is no ticket currently being worked on",
+            hint="name one: ticketflow close <ID> (see 'ticketflow list --status doing')",
+        )
+    ticket = store.close(ref, reason=reason, commit=_commit_flag(no_commit))
+    out.emit(
+        {
+            "success": True,
+            "ticket_id": ticket.id,
+            "status": ticket.status.value,
+            "closed_at": _json_time(ticket.closed_at),
+            "close_reason": ticket.closure_reason,
+            "ticket": ticket_json(ticket),
+        },
+        f"Closed ticket: {ticket.id}\n"
+        + (f"  Reason: {ticket.closure_reason}\n" if ticket.closure_reason else ""),
+    )
+
+
+@cli.command("reopen")
+@click.argument("ticket_id", metavar="ID")
+@no_commit_option
+@command()
+def reopen_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -> None:
+    """Reopen a closed ticket: clear closed_at and closure_reason, commit.
+
+    It goes back to doing if it had been started, else to todo. The
+    Closure Note stays in the body as history.
+    """
+    ticket = store.reopen(ticket_id, commit=_commit_flag(no_commit))
+    _transition_output(out, "Reopened", ticket)
+
+
+def _editor_command() -> list[str]:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    return shlex.split(editor)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@cli.command("edit")
+@click.argument("ticket_id", metavar="ID")
+@no_commit_option
+@command()
+def edit_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -> None:
+    """Edit a ticket in $VISUAL / $EDITOR, validate it, commit "Update ticket: <ID>".
+
+    You edit a copy; the ticket is replaced only by a valid file. If the
+    edit is broken you can edit again or discard it (when not interactive,
+    the broken copy is kept and its path printed). Changing closed_at or
+    started_at moves the file to the matching folder.
+    """
+    tf = store.resolve(ticket_id)
+    original = tf.path.read_bytes()
+    work = git_dir(store.root) / "ticketflow" / "edit" / tf.path.name
+    work.parent.mkdir(parents=True, exist_ok=True)
+    work.write_bytes(original)
+    rel = store.relpath(tf.path)
+    while True:
+        cmd = [*_editor_command(), str(work)]
+        try:
+            result = subprocess.run(cmd, check=False)
+        except OSError as exc:
+            raise EditorError(
+                f"cannot run the editor {cmd[0]!r}: {exc.strerror or exc}",
+                hint="set $EDITOR, for example: export EDITOR=nano",
+            ) from None
+        if result.returncode != 0:
+            raise EditorError(
+                f"the editor exited with status {result.returncode}; the ticket is unchanged",
+                hint=f"your edit (if any) is kept in {work}",
+            )
+        edited = work.read_bytes()
+        if edited == original:
+            work.unlink()
+            out.emit({"ticket_id": tf.id, "changed": False}, "No changes\n")
+            return
+        try:
+            text = edited.decode("utf-8")
+            parse_ticket(text, path=rel, ticket_id=tf.id)
+            break
+        except UnicodeDecodeError:
+            problem: TicketflowError = MalformedTicketError(rel, None, "not valid UTF-8 text")
+        except MalformedTicketError as exc:
+            problem = exc
+        if not out.json and _interactive():
+            click.echo(f"Error: {problem.message}", err=True)
+            if click.confirm("Edit again? (no discards your changes)", default=True):
+                continue
+            work.unlink()
+            raise EditorError("edit discarded; the ticket is unchanged")
+        raise EditorError(
+            f"the edited ticket is not valid, so it was not saved: {problem.message}",
+            hint=f"your edit is kept in {work}; fix it there and copy it over {rel}",
+        )
+    if tf.path.read_bytes() != original:
+        raise EditorError(
+            f"{rel} changed on disk while you were editing; your edit was not applied",
+            hint=f"your edit is kept in {work}; merge it by hand",
+        )
+    ticket = store.replace_text(tf, text, commit=_commit_flag(no_commit))
+    work.unlink()
+    out.emit(
+        {"ticket_id": ticket.id, "changed": True, "ticket": ticket_json(ticket)},
+        f"Updated ticket: {ticket.id}\n",
+    )
+
+
+@cli.command("status")
+@command()
+def status_cmd(store: TicketStore, out: Output) -> None:
+    """Show the current branch, the current ticket and how many tickets are in each state."""
+    counts = store.counts()
+    summary: dict[str, int] = {**counts, "total": sum(counts.values())}
+    branch = store.current_branch()
+    current_id = store.current_ticket_id()
+    current = None
+    if current_id is not None:
+        try:
+            current = store.get(current_id)
+        except TicketflowError:
+            current = None
+
+    def text() -> str:
+        lines = [f"Current branch: {branch or '(detached)'}", ""]
+        if current is not None:
+            lines += [
+                f"Active ticket: {current.id}",
+                f"   Description: {current.description}",
+                f"   Status: {current.status.value}",
+                "",
+            ]
+        else:
+            lines += [
+                "No active ticket",
+                "   Start a ticket with: ticketflow start <ticket-id>",
+                "",
+            ]
+        lines += [
+            "Ticket summary:",
+            f"   Todo:  {summary['todo']}",
+            f"   Doing: {summary['doing']}",
+            f"   Done:  {summary['done']}",
+            "   ---------",
+            f"   Total: {summary['total']}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    out.emit(
+        {
+            "current_branch": branch,
+            "current_ticket": ticket_json(current) if current else None,
+            "summary": summary,
+        },
+        text,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="ticketflow")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,253 @@
+"""``.ticketflow.yaml``: the Go tool's keys, our own additions, and every unknown key kept.
+
+The file is shared with the Go tool, so reading is lenient (unknown keys are kept in ``raw``
+and never an error) while known keys are type-checked with a clear message. Our additions
+live under keys the Go tool ignores (``git.auto_commit``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ticketflow.errors import ConfigError, NotARepoError
+
+CONFIG_NAME = ".ticketflow.yaml"
+
+DEFAULT_TEMPLATE = """# Summary
+
+[Describe the ticket summary here]
+
+## Tasks
+- [ ] Task 1
+- [ ] Task 2
+- [ ] Task 3
+
+## Technical Specifications
+
+[Add technical details as needed]
+
+## Notes
+
+[Additional notes or remarks]"""
+"""The Go tool's default body for a new ticket (no trailing newline, as in Go)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Typed view of ``.ticketflow.yaml``; ``raw`` is the whole mapping as read."""
+
+    default_branch: str = "main"
+    worktree_enabled: bool = True
+    worktree_base_dir: str = "../.worktrees"
+    init_commands: tuple[str, ...] = ("git fetch origin",)
+    tickets_dir: str = "tickets"
+    todo_dir: str = "todo"
+    doing_dir: str = "doing"
+    done_dir: str = "done"
+    template: str = DEFAULT_TEMPLATE
+    default_format: str = "text"
+    json_pretty: bool = True
+    git_timeout: int = 30
+    init_commands_timeout: int = 60
+    auto_commit: bool = True
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def status_dirs(self) -> dict[str, str]:
+        """Status value -> folder name under ``tickets_dir``."""
+        return {"todo": self.todo_dir, "doing": self.doing_dir, "done": self.done_dir}
+
+
+def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{path}: '{name}' must be a mapping, got {type(value).__name__}",
+            hint="see docs/file-format.md for the configuration keys",
+        )
+    return value
+
+
+def _get(section: dict[str, Any], key: str, kind: type, default: Any, where: str, path: Path) -> Any:
+    value = section.get(key)
+    if value is None:
+        return default
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{path}: {where} must be an integer, got {value!r}")
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{path}: {where} must be true or false, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{path}: {where} must be text, got {value!r}")
+    return value
+
+
+def _safe_dir_name(value: str, where: str, path: Path) -> str:
+    """Ticket folders must stay inside the repository: no absolute path, no '..'."""
+    parts = Path(value).parts
+    if not value or Path(value).is_absolute() or ".." in parts:
+        raise ConfigError(
+            f"{path}: {where} {value!r} must be a relative folder inside the repository"
+        )
+    return value
+
+
+def parse_config(data: Any, path: Path) -> Config:
+    """Build a ``Config`` from the loaded YAML mapping (``None`` means all defaults)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping of keys")
+    d = Config()
+    git = _section(data, "git", path)
+    wt = _section(data, "worktree", path)
+    tk = _section(data, "tickets", path)
+    out = _section(data, "output", path)
+    to = _section(data, "timeouts", path)
+    commands = wt.get("init_commands")
+    if commands is None:
+        commands = list(d.init_commands)
+    if not isinstance(commands, list) or not all(isinstance(c, str) for c in commands):
+        raise ConfigError(f"{path}: worktree.init_commands must be a list of commands")
+    fmt = _get(out, "default_format", str, d.default_format, "output.default_format", path)
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"{path}: output.default_format must be text or json, got {fmt!r}")
+    timeout_git = _get(to, "git", int, d.git_timeout, "timeouts.git", path) or d.git_timeout
+    timeout_init = (
+        _get(to, "init_commands", int, d.init_commands_timeout, "timeouts.init_commands", path)
+        or d.init_commands_timeout
+    )
+    return Config(
+        default_branch=_get(git, "default_branch", str, d.default_branch, "git.default_branch", path),
+        auto_commit=_get(git, "auto_commit", bool, d.auto_commit, "git.auto_commit", path),
+        worktree_enabled=_get(wt, "enabled", bool, d.worktree_enabled, "worktree.enabled", path),
+        worktree_base_dir=_get(
+            wt, "base_dir", str, d.worktree_base_dir, "worktree.base_dir", path
+        ),
+        init_commands=tuple(commands),
+        tickets_dir=_safe_dir_name(
+            _get(tk, "dir", str, d.tickets_dir, "tickets.dir", path), "tickets.dir", path
+        ),
+        todo_dir=_safe_dir_name(
+            _get(tk, "todo_dir", str, d.todo_dir, "tickets.todo_dir", path), "tickets.todo_dir", path
+        ),
+        doing_dir=_safe_dir_name(
+            _get(tk, "doing_dir", str, d.doing_dir, "tickets.doing_dir", path),
+            "tickets.doing_dir",
+            path,
+        ),
+        done_dir=_safe_dir_name(
+            _get(tk, "done_dir", str, d.done_dir, "tickets.done_dir", path), "tickets.done_dir", path
+        ),
+        template=_get(tk, "template", str, d.template, "tickets.template", path),
+        default_format=fmt,
+        json_pretty=_get(out, "json_pretty", bool, d.json_pretty, "output.json_pretty", path),
+        git_timeout=timeout_git,
+        init_commands_timeout=timeout_init,
+        raw=data,
+    )
+
+
+def load_config(path: Path) -> Config:
+    from ticketflow.fileformat import load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotARepoError(
+            f"{path.parent} is not initialised for ticketflow (no {CONFIG_NAME})",
+            hint="run 'ticketflow init' at the top of the repository",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    return parse_config(data, path)
+
+
+def find_git_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``.git`` (a folder, or a worktree's file).
+
+    A plain walk, so commands that only read tickets never load libgit2.
+    """
+    current = start.resolve()
+    for candidate in (current, *current.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def git_dir(root: Path) -> Path:
+    """The repository's git dir without loading libgit2 (``.git`` or a worktree's pointer)."""
+    dot_git = root / ".git"
+    if dot_git.is_file():
+        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            target = Path(text.removeprefix("gitdir:").strip())
+            return target if target.is_absolute() else (root / target).resolve()
+    return dot_git
+
+
+def read_head_branch(root: Path) -> str | None:
+    """The checked-out branch from ``HEAD`` (None when detached), without loading libgit2."""
+    try:
+        head = (git_dir(root) / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return head.removeprefix("ref: refs/heads/") if head.startswith("ref: refs/heads/") else None
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The repository root holding ``.ticketflow.yaml``; a clear error with a hint otherwise."""
+    env_root = os.environ.get("TICKETFLOW_ROOT")
+    base = Path(env_root) if env_root else (start or Path.cwd())
+    root = find_git_root(base)
+    if root is None:
+        raise NotARepoError(
+            f"{base} is not inside a git repository",
+            hint="run 'git init' and then 'ticketflow init'",
+        )
+    if not (root / CONFIG_NAME).is_file():
+        raise NotARepoError(
+            f"{root} is not initialised for ticketflow (no {CONFIG_NAME})",
+            hint="run 'ticketflow init' at the top of the repository",
+        )
+    return root
+
+
+def default_config_text() -> str:
+    """What ``init`` writes: byte for byte the file the Go tool's ``init`` writes."""
+    template = "\n".join(
+        ("        " + line) if line else "" for line in DEFAULT_TEMPLATE.split("\n")
+    )
+    return f"""git:
+    default_branch: main
+worktree:
+    enabled: true
+    base_dir: ../.worktrees
+    init_commands:
+        - git fetch origin
+tickets:
+    dir: tickets
+    todo_dir: todo
+    doing_dir: doing
+    done_dir: done
+    template: |-
+{template}
+output:
+    default_format: text
+    json_pretty: true
+timeouts:
+    git: 30
+    init_commands: 60
+"""

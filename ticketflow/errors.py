@@ -1,0 +1,150 @@
+"""The one error family of ticketflow.
+
+Every failure a user can meet is a ``TicketflowError`` carrying a message (what went wrong)
+and a hint (what to do about it). The CLI maps each class to a documented exit code
+(``docs/commands.md``); the TUI turns it into a notification. Nothing in the core raises a
+raw ``OSError``/``yaml.YAMLError``/``pygit2.GitError`` at its callers: those are wrapped here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class TicketflowError(Exception):
+    """Base of every error a user can be shown.
+
+    ``exit_code`` is the process exit status the CLI uses for the class, so scripts can tell
+    failures apart without parsing text.
+    """
+
+    exit_code: int = 1
+    kind: str = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON shape of the error, for ``--format json``."""
+        out: dict[str, object] = {"error": {"type": self.kind, "message": self.message}}
+        if self.hint:
+            out["error"] = {**out["error"], "hint": self.hint}  # type: ignore[dict-item]
+        return out
+
+
+class UsageError(TicketflowError):
+    """The command was called with values that can never work (bad slug, bad priority)."""
+
+    exit_code = 2
+    kind = "usage"
+
+
+class InvalidSlugError(UsageError):
+    kind = "invalid_slug"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            f"invalid slug {slug!r}: a slug is lower-case letters, digits and hyphens",
+            hint="for example: ticketflow new fix-login-timeout",
+        )
+        self.slug = slug
+
+
+class ConflictError(TicketflowError):
+    """Work that cannot proceed without the user choosing (reserved for merges and pushes)."""
+
+    exit_code = 3
+    kind = "conflict"
+
+
+class NotFoundError(TicketflowError):
+    """A ticket id or prefix names no ticket."""
+
+    exit_code = 4
+    kind = "not_found"
+
+    def __init__(self, ticket_ref: str) -> None:
+        super().__init__(
+            f"no ticket matches {ticket_ref!r}",
+            hint="run 'ticketflow list --status all' to see ticket ids",
+        )
+        self.ticket_ref = ticket_ref
+
+
+class AmbiguousIdError(TicketflowError):
+    """A prefix names more than one ticket; the candidates are listed."""
+
+    exit_code = 4
+    kind = "ambiguous_id"
+
+    def __init__(self, ticket_ref: str, candidates: Sequence[str]) -> None:
+        shown = list(candidates[:10])
+        more = len(candidates) - len(shown)
+        listing = "\n  ".join(shown) + (f"\n  ... and {more} more" if more > 0 else "")
+        super().__init__(
+            f"{ticket_ref!r} matches {len(candidates)} tickets:\n  {listing}",
+            hint="give more characters of the id",
+        )
+        self.ticket_ref = ticket_ref
+        self.candidates = tuple(candidates)
+
+
+class NotARepoError(TicketflowError):
+    """The current directory is not inside an initialised ticketflow repository."""
+
+    exit_code = 5
+    kind = "not_a_repo"
+
+
+class MalformedTicketError(TicketflowError):
+    """A ticket file that cannot be read: the path, the line and what is wrong."""
+
+    exit_code = 6
+    kind = "malformed_ticket"
+
+    def __init__(self, path: str, line: int | None, problem: str, hint: str | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(
+            f"{where}: {problem}",
+            hint=hint or "fix the file by hand; the format is in docs/file-format.md",
+        )
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+class ConfigError(TicketflowError):
+    """``.ticketflow.yaml`` is not valid."""
+
+    exit_code = 6
+    kind = "config"
+
+
+class InvalidTransitionError(TicketflowError):
+    """A status change that the ticket's current state does not allow."""
+
+    exit_code = 7
+    kind = "invalid_transition"
+
+
+class LockBusyError(TicketflowError):
+    """Another ticketflow process holds the repository lock for too long."""
+
+    exit_code = 8
+    kind = "lock_busy"
+
+
+class GitError(TicketflowError):
+    """git refused or failed (commit, open, read)."""
+
+    exit_code = 9
+    kind = "git"
+
+
+class EditorError(TicketflowError):
+    """The editor could not be run, or the edit produced a broken ticket."""
+
+    exit_code = 10
+    kind = "editor"

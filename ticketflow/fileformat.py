@@ -1,0 +1,381 @@
+"""Parse and render ticket files, byte-compatible with the Go tool yshrsmz/ticketflow.
+
+A ticket file is ``---\\n`` + YAML frontmatter + ``---\\n`` + a blank line + Markdown body.
+Reading keeps the exact header text, so rendering an unchanged ticket gives back the bytes it
+was read from (whatever quoting or indentation a person or another tool used); rendering a
+changed ticket writes the canonical layout that the Go tool writes (yaml.v3, 4-space indent,
+timestamps double-quoted, ``closure_reason`` and ``related`` only when set).
+
+YAML is loaded with libyaml's safe loader only: no tag can build a Python object.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import yaml
+
+from ticketflow.errors import MalformedTicketError
+from ticketflow.model import RawHeader, Ticket, format_time
+
+try:  # libyaml's C loader is ~10x faster; fall back to the pure-Python safe loader.
+    _SafeLoader: type[yaml.SafeLoader] = yaml.CSafeLoader
+    _SafeDumper: type[yaml.SafeDumper] = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - PyYAML without libyaml
+    _SafeLoader = yaml.SafeLoader
+    _SafeDumper = yaml.SafeDumper
+
+KNOWN_KEYS = (
+    "priority",
+    "description",
+    "created_at",
+    "started_at",
+    "closed_at",
+    "closure_reason",
+    "related",
+)
+TIME_KEYS = ("created_at", "started_at", "closed_at")
+DEFAULT_PRIORITY = 2
+FENCE = "---"
+MAX_FRONTMATTER_CHARS = 256 * 1024
+"""A header larger than this is refused before YAML sees it (bounds memory on hostile input)."""
+
+
+def load_yaml(text: str) -> Any:
+    """Safe-load YAML text (libyaml when available). Raises ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader by construction
+
+
+def _is_fence(line: str) -> bool:
+    return line.rstrip("\r\n").rstrip(" \t") == FENCE
+
+
+def split_file(text: str, path: str) -> tuple[str, str, str, int]:
+    """Split a ticket file into (header, frontmatter YAML, body, first YAML line number).
+
+    ``header`` is every character before the body, fences and the one blank line included,
+    so that ``header + body == text``.
+    """
+    start = 1 if text.startswith("\ufeff") else 0
+    first_nl = text.find("\n", start)
+    first_line = text[start:] if first_nl < 0 else text[start : first_nl + 1]
+    if not _is_fence(first_line):
+        raise MalformedTicketError(
+            path, 1, "no frontmatter: a ticket file starts with a line '---'"
+        )
+    pos = start + len(first_line)
+    line_no = 2
+    while pos < len(text):
+        nl = text.find("\n", pos)
+        line = text[pos:] if nl < 0 else text[pos : nl + 1]
+        if _is_fence(line):
+            frontmatter = text[start + len(first_line) : pos]
+            body_start = pos + len(line)
+            # Reading strips one leading newline from the body (the blank line after '---').
+            if text.startswith("\r\n", body_start):
+                body_start += 2
+            elif text.startswith("\n", body_start):
+                body_start += 1
+            return text[:body_start], frontmatter, text[body_start:], 2
+        pos += len(line)
+        line_no += 1
+        if pos - start > MAX_FRONTMATTER_CHARS:
+            break
+    raise MalformedTicketError(
+        path, 1, "the frontmatter opened on line 1 is never closed by a line '---'"
+    )
+
+
+def _parse_time(value: Any, key: str, path: str, line: int | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise MalformedTicketError(
+                path, line, f"{key}: {value!r} is not an RFC3339 time",
+                hint='write it like "2025-09-24T14:35:04+09:00", or null',
+            ) from None
+    else:
+        raise MalformedTicketError(
+            path, line, f"{key}: expected an RFC3339 time or null, got {type(value).__name__}"
+        )
+    if parsed.tzinfo is None:
+        if isinstance(value, datetime):
+            # PyYAML turns an unquoted time with offset into UTC without tzinfo in old versions.
+            return parsed.replace(tzinfo=timezone.utc)
+        raise MalformedTicketError(
+            path, line, f"{key}: {value!r} has no UTC offset",
+            hint='write it like "2025-09-24T14:35:04+09:00"',
+        )
+    return parsed
+
+
+def _key_lines(frontmatter: str, first_line: int) -> dict[str, int]:
+    """Map each top-level key to its line number in the file, for error messages."""
+    lines: dict[str, int] = {}
+    for offset, line in enumerate(frontmatter.splitlines()):
+        if line and not line[0].isspace() and ":" in line:
+            lines.setdefault(line.split(":", 1)[0].strip().strip("'\""), first_line + offset)
+    return lines
+
+
+def parse_ticket(text: str, *, path: str, ticket_id: str) -> Ticket:
+    """Parse a whole ticket file. Raises ``MalformedTicketError`` with path and line."""
+    header, frontmatter, body, first_line = split_file(text, path)
+    try:
+        data = load_yaml(frontmatter)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = first_line + mark.line if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        what = f"{context}: {problem}" if context else str(problem)
+        raise MalformedTicketError(path, line, f"invalid YAML frontmatter: {what}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise MalformedTicketError(
+            path, first_line, f"the frontmatter is a {type(data).__name__}, not a mapping of keys"
+        )
+    key_lines = _key_lines(frontmatter, first_line)
+
+    priority = data.get("priority", DEFAULT_PRIORITY)
+    if priority is None:
+        priority = DEFAULT_PRIORITY
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise MalformedTicketError(
+            path, key_lines.get("priority"), f"priority: expected an integer, got {priority!r}"
+        )
+
+    description = data.get("description")
+    if description is None:
+        description = ""
+    elif isinstance(description, (int, float)) and not isinstance(description, bool):
+        description = str(description)
+    elif not isinstance(description, str):
+        raise MalformedTicketError(
+            path, key_lines.get("description"),
+            f"description: expected text, got {type(description).__name__}",
+        )
+
+    times = {
+        key: _parse_time(data.get(key), key, path, key_lines.get(key)) for key in TIME_KEYS
+    }
+
+    reason = data.get("closure_reason")
+    if reason is not None and not isinstance(reason, str):
+        if isinstance(reason, (int, float)) and not isinstance(reason, bool):
+            reason = str(reason)
+        else:
+            raise MalformedTicketError(
+                path, key_lines.get("closure_reason"),
+                f"closure_reason: expected text, got {type(reason).__name__}",
+            )
+
+    related_raw = data.get("related")
+    if related_raw is None:
+        related: tuple[str, ...] = ()
+    elif isinstance(related_raw, list) and all(isinstance(r, str) for r in related_raw):
+        related = tuple(related_raw)
+    else:
+        raise MalformedTicketError(
+            path, key_lines.get("related"),
+            "related: expected a list of strings such as 'parent:<ID>'",
+        )
+
+    extra = tuple((str(k), v) for k, v in data.items() if k not in KNOWN_KEYS)
+    ticket = Ticket(
+        id=ticket_id,
+        priority=priority,
+        description=description,
+        created_at=times["created_at"],
+        started_at=times["started_at"],
+        closed_at=times["closed_at"],
+        closure_reason=reason or None,
+        related=related,
+        extra=extra,
+        body=body,
+        path=path,
+    )
+    return ticket.with_changes(raw=RawHeader(text=header, fields=ticket.header_fields()))
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+_V3_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
+_V3_BOOLS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
+_V3_OLD_BOOLS = frozenset(
+    {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"}
+)
+_V3_FLOATS = frozenset(
+    f"{sign}{word}"
+    for sign in ("", "+", "-")
+    for word in (".inf", ".Inf", ".INF")
+) | {".nan", ".NaN", ".NAN"}
+_V3_INT = re.compile(
+    r"^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$"
+)
+_V3_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_V3_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+_V3_TIMESTAMP = re.compile(
+    r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
+    r"(?:(?P<sep>[Tt ])(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2}):(?P<S>[0-9]{1,2})(?:\.[0-9]+)?"
+    r"(?P<tz>Z|[-+][0-9]{2}:[0-9]{2})?)?$"
+)
+
+
+def _is_v3_timestamp(value: str) -> bool:
+    """yaml.v3 tries Go layouts ``2006-1-2T15:4:5.999999999Z07:00`` (also with ``t``),
+    ``2006-1-2 15:4:5.999999999`` and ``2006-1-2``; only a real date/time matches."""
+    m = _V3_TIMESTAMP.match(value)
+    if m is None:
+        return False
+    sep, tz = m.group("sep"), m.group("tz")
+    if sep is not None and (sep == " ") == (tz is not None):
+        return False  # T/t layouts need a zone; the space layout takes none
+    try:
+        datetime(int(m["y"]), int(m["m"]), int(m["d"]))
+        if sep is not None and not (
+            int(m["H"]) < 24 and int(m["M"]) < 60 and int(m["S"]) < 60
+        ):
+            return False
+    except ValueError:
+        return False
+    return True
+
+
+def _plain_is_string(value: str) -> bool:
+    """Would go-yaml v3 read ``value``, written plain, back as a string?
+
+    These are yaml.v3's resolve rules (YAML 1.2 core schema plus the YAML 1.1 booleans it
+    still quotes, base-60 floats and timestamps), checked against real yaml.v3 output in
+    ``tests/data/yamlv3_golden.json``.
+    """
+    if value in _V3_NULLS or value in _V3_BOOLS or value in _V3_OLD_BOOLS or value in _V3_FLOATS:
+        return False
+    if value[0] in "0123456789+-.":
+        plain = value.replace("_", "")
+        if (
+            _V3_INT.match(plain)
+            or _V3_FLOAT.match(plain)
+            or _V3_BASE60.match(value)
+            or _is_v3_timestamp(value)
+        ):
+            return False
+    return True
+
+
+_NON_PRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\ufeff\ufffe\uffff]")
+_LINE_SEPARATORS = ("\u2028", "\u2029")
+
+
+def _literal_block(value: str, indent: str) -> str | None:
+    """yaml.v3 writes multi-line strings as literal blocks; None when it cannot."""
+    lines = value.split("\n")
+    if value.startswith("\n") or _NON_PRINTABLE.search(value) or "\x85" in value or any(
+        line.endswith(" ") for line in lines
+    ):
+        # yaml.v3 writes a leading line break as ``|4-`` and loses it when read back;
+        # we double-quote instead (a documented divergence, never a lost character).
+        return None
+    if value.endswith("\n\n"):
+        chomp, lines = "+", lines[:-1]
+    elif value.endswith("\n"):
+        chomp, lines = "", lines[:-1]
+    else:
+        chomp = "-"
+    indicator = "4" if value.startswith((" ", "\n")) else ""
+    body = "\n".join(f"{indent}{line}" if line else "" for line in lines)
+    return f"|{indicator}{chomp}\n{body}"
+
+
+def _emit_scalar(value: str, style: str | None) -> str:
+    """Let libyaml's emitter choose plain, single or double quotes (or force ``style``).
+
+    Events, not ``yaml.dump``: PyYAML's representer would veto plain style by its own
+    YAML 1.1 resolver (``<<``, ``=``), where only yaml.v3's rules should decide.
+    """
+    events = [
+        yaml.StreamStartEvent(),
+        yaml.DocumentStartEvent(explicit=False),
+        yaml.MappingStartEvent(anchor=None, tag=None, implicit=True, flow_style=False),
+        yaml.ScalarEvent(anchor=None, tag=None, implicit=(True, True), value="k"),
+        yaml.ScalarEvent(anchor=None, tag=None, implicit=(True, True), value=value, style=style),
+        yaml.MappingEndEvent(),
+        yaml.DocumentEndEvent(explicit=False),
+        yaml.StreamEndEvent(),
+    ]
+    out: str = yaml.emit(events, Dumper=_SafeDumper, allow_unicode=True, width=2**31 - 1)
+    return out[3:].rstrip("\n")
+
+
+def yaml_scalar(value: str, *, indent: str = "    ") -> str:
+    """Quote a string the way Go's yaml.v3 does (``indent``: where a block's lines start).
+
+    yaml.v3 double-quotes any string that would read back as another type (``"123"``,
+    ``"yes"``, ``""``), writes multi-line strings as literal blocks, and otherwise lets the
+    libyaml emitter pick plain, single- or double-quoted, exactly as PyYAML's emitter does
+    (both descend from libyaml).
+    """
+    if value == "" or not _plain_is_string(value):
+        return _emit_scalar(value, '"')
+    if "\n" in value:
+        block = _literal_block(value, indent)
+        return block if block is not None else _emit_scalar(value, '"')
+    if "\x85" in value:
+        return _emit_scalar(value, '"')
+    if any(sep in value for sep in _LINE_SEPARATORS) and not _NON_PRINTABLE.search(value):
+        return "'" + value.replace("'", "''") + "'"
+    return _emit_scalar(value, None)
+
+
+def _render_time(value: datetime | None) -> str:
+    return "null" if value is None else f'"{format_time(value)}"'
+
+
+def render_header(ticket: Ticket) -> str:
+    """The canonical header: the layout the Go tool writes, then unknown keys."""
+    lines = [
+        FENCE,
+        f"priority: {ticket.priority}",
+        f"description: {yaml_scalar(ticket.description)}",
+        f"created_at: {_render_time(ticket.created_at)}",
+        f"started_at: {_render_time(ticket.started_at)}",
+        f"closed_at: {_render_time(ticket.closed_at)}",
+    ]
+    if ticket.closure_reason:
+        lines.append(f"closure_reason: {yaml_scalar(ticket.closure_reason)}")
+    if ticket.related:
+        lines.append("related:")
+        lines.extend(f"    - {yaml_scalar(rel, indent='      ')}" for rel in ticket.related)
+    out = "\n".join(lines) + "\n"
+    if ticket.extra:
+        out += yaml.dump(
+            dict(ticket.extra),
+            Dumper=_SafeDumper,
+            allow_unicode=True,
+            width=2**31 - 1,
+            indent=4,
+            sort_keys=False,
+            default_flow_style=False,
+        )
+    return out + FENCE + "\n\n"
+
+
+def render_ticket(ticket: Ticket) -> str:
+    """The whole file. Unchanged header fields reuse the exact bytes they were read from."""
+    if ticket.raw is not None and ticket.raw.fields == ticket.header_fields():
+        header = ticket.raw.text
+    else:
+        header = render_header(ticket)
+    return header + ticket.body

@@ -1,0 +1,166 @@
+"""Crash-safe file writes and the inter-process repository lock.
+
+``atomic_write`` puts the new bytes in a temporary file in the same folder, fsyncs it,
+``os.replace``s it over the target and fsyncs the folder: a reader (or a crash) sees the old
+file or the new one, never half of either. ``RepoLock`` is an ``flock`` on a file under
+``.git/`` that serialises every ticketflow process writing to one repository.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+from ticketflow.errors import LockBusyError, TicketflowError
+
+_TMP_PREFIX = ".tf-tmp-"
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a folder; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically; on any failure the old file is untouched."""
+    folder = path.parent
+    fd = -1
+    tmp = ""
+    try:
+        fd, tmp = _mkstemp(folder, path.name)
+        os.fchmod(fd, _mode_for(path))
+        with os.fdopen(fd, "wb") as fh:
+            fd = -1
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = ""
+        _fsync_dir(folder)
+    except OSError as exc:
+        raise TicketflowError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="check the folder's permissions and free disk space; the old file is unchanged",
+        ) from exc
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_current_umask()
+
+
+def _mkstemp(folder: Path, name: str) -> tuple[int, str]:
+    import tempfile
+
+    return tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{name}.", dir=folder)
+
+
+def is_temp_file(name: str) -> bool:
+    """Leftovers of a crash mid-write; readers skip them."""
+    return name.startswith(_TMP_PREFIX)
+
+
+def atomic_move(src: Path, dst: Path, data: bytes) -> None:
+    """Write ``data`` to ``dst`` atomically, then remove ``src`` (a status change).
+
+    If the process dies between the two steps both files exist with the same id; the scan
+    reports the duplicate and nothing is lost.
+    """
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(dst, data)
+    if src != dst:
+        try:
+            src.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise TicketflowError(
+                f"wrote {dst} but cannot remove {src}: {exc.strerror or exc}",
+                hint="remove the old file by hand; both hold the ticket",
+            ) from exc
+        _fsync_dir(src.parent)
+
+
+class RepoLock:
+    """An exclusive ``flock`` on ``<git dir>/ticketflow.lock``, held while a command writes.
+
+    The kernel drops the lock when the process dies, so a crash never leaves it stuck.
+    """
+
+    def __init__(self, lock_path: Path, timeout: float = 30.0) -> None:
+        self.lock_path = lock_path
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LockBusyError(
+                        f"another ticketflow process has held {self.lock_path} "
+                        f"for more than {self.timeout:.0f} s",
+                        hint="wait for it to finish; if none is running, try again",
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RepoLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path, timeout: float = 30.0) -> Iterator[None]:
+    with RepoLock(lock_path, timeout):
+        yield

@@ -1,0 +1,174 @@
+"""Pure values: the ticket, its status and its id. No I/O happens here.
+
+A ``Ticket`` is a frozen dataclass; changing one means ``dataclasses.replace`` (or the helpers
+below), which keeps every caller honest about what changed. The raw header a ticket was read
+from rides along (``raw``) so that an unchanged ticket is written back byte for byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ticketflow.errors import InvalidSlugError, UsageError
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+"""Lower-case words joined by single hyphens: safe as a file name and as a git branch name."""
+
+ID_RE = re.compile(r"^(?P<stamp>\d{6}-\d{6})-(?P<slug>[a-z0-9-]+)$")
+"""``YYMMDD-HHMMSS-<slug>``: the file name of a ticket without ``.md``."""
+
+MAX_SLUG_LENGTH = 100
+
+
+class Status(enum.Enum):
+    """Where a ticket is in its life; derived from its timestamps, mirrored by its folder."""
+
+    TODO = "todo"
+    """Created, not started: no ``started_at`` and no ``closed_at``."""
+    DOING = "doing"
+    """Started (``started_at`` set), not closed."""
+    DONE = "done"
+    """Closed: ``closed_at`` is set, whatever else is."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+OPEN_STATUSES = frozenset({Status.TODO, Status.DOING})
+"""Statuses of tickets that still need work."""
+
+
+def validate_slug(slug: str) -> str:
+    """Return ``slug`` if it can name a ticket, else raise ``InvalidSlugError``.
+
+    Rejecting here (not at the file system) is what keeps ``../x`` from writing outside
+    ``tickets/``: a slug never contains a separator or a dot.
+    """
+    if not slug or len(slug) > MAX_SLUG_LENGTH or not SLUG_RE.match(slug):
+        raise InvalidSlugError(slug)
+    return slug
+
+
+def make_ticket_id(slug: str, now: datetime) -> str:
+    """``YYMMDD-HHMMSS-slug`` in the local time of ``now`` (as the Go tool does)."""
+    validate_slug(slug)
+    return f"{now:%y%m%d-%H%M%S}-{slug}"
+
+
+def is_ticket_id(text: str) -> bool:
+    return ID_RE.match(text) is not None
+
+
+def validate_priority(priority: int) -> int:
+    """Priorities are small positive integers (1 is most urgent); 0 or less is a typo."""
+    if priority < 1:
+        raise UsageError(
+            f"invalid priority {priority}: priorities are 1 or more (1 is the most urgent)",
+            hint="the default priority is 2",
+        )
+    return priority
+
+
+def now_local() -> datetime:
+    """The current time with the local UTC offset, truncated to seconds (RFC3339 precision)."""
+    return datetime.now(timezone.utc).astimezone().replace(microsecond=0)
+
+
+def format_time(value: datetime) -> str:
+    """RFC3339 with seconds and offset, ``Z`` for UTC: Go's ``time.RFC3339`` layout."""
+    if value.tzinfo is None:
+        value = value.astimezone()
+    offset = value.utcoffset() or timedelta(0)
+    base = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if offset == timedelta(0):
+        return base + "Z"
+    total = int(offset.total_seconds())
+    sign = "+" if total >= 0 else "-"
+    total = abs(total)
+    return f"{base}{sign}{total // 3600:02d}:{(total % 3600) // 60:02d}"
+
+
+@dataclass(frozen=True)
+class RawHeader:
+    """The bytes a ticket's header was read from, and the field values they meant.
+
+    The file format writer reuses ``text`` only while the ticket's fields still equal
+    ``fields``: an unchanged ticket round-trips byte for byte, a changed one is written in
+    the canonical (Go tool) layout.
+    """
+
+    text: str
+    fields: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """One ticket: its frontmatter fields, its Markdown body and where it lives.
+
+    ``extra`` holds frontmatter keys ticketflow does not know, in file order, so that a
+    rewrite keeps them. ``path`` is relative to the repository root, with ``/`` separators.
+    """
+
+    id: str
+    priority: int = 2
+    description: str = ""
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+    closure_reason: str | None = None
+    related: tuple[str, ...] = ()
+    extra: tuple[tuple[str, Any], ...] = ()
+    body: str = ""
+    path: str | None = None
+    raw: RawHeader | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def status(self) -> Status:
+        if self.closed_at is not None:
+            return Status.DONE
+        if self.started_at is not None:
+            return Status.DOING
+        return Status.TODO
+
+    @property
+    def slug(self) -> str:
+        match = ID_RE.match(self.id)
+        return match.group("slug") if match else self.id
+
+    @property
+    def parent(self) -> str | None:
+        """The first ``parent:<ID>`` relation, the one the Go tool shows as the parent."""
+        for rel in self.related:
+            if rel.startswith("parent:"):
+                return rel.removeprefix("parent:")
+        return None
+
+    def header_fields(self) -> tuple[Any, ...]:
+        """Every value that the header encodes, for comparing against ``raw.fields``."""
+        return (
+            self.priority,
+            self.description,
+            self.created_at,
+            self.started_at,
+            self.closed_at,
+            self.closure_reason,
+            self.related,
+            self.extra,
+        )
+
+    def extra_dict(self) -> Mapping[str, Any]:
+        return dict(self.extra)
+
+    def sort_key(self) -> tuple[int, float, str]:
+        """List order: priority ascending, then newest ``created_at`` first, then id."""
+        created = self.created_at.timestamp() if self.created_at else float("-inf")
+        return (self.priority, -created, self.id)
+
+    def with_changes(self, **changes: Any) -> Ticket:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,365 @@
+"""TicketStore: the one place tickets are created, changed, moved and committed.
+
+Every write happens under the repository lock (``<git dir>/ticketflow.lock``), is atomic
+(temp file, fsync, ``os.replace``) and, unless turned off, is committed through pygit2 with
+the Go tool's messages. Reads never take the lock: atomic writes mean a reader always sees a
+whole file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ticketflow.config import (
+    CONFIG_NAME,
+    Config,
+    find_root,
+    git_dir,
+    load_config,
+    read_head_branch,
+)
+from ticketflow.errors import (
+    AmbiguousIdError,
+    InvalidTransitionError,
+    MalformedTicketError,
+    NotFoundError,
+    TicketflowError,
+    UsageError,
+)
+from ticketflow.fileformat import parse_ticket, render_ticket
+from ticketflow.fsutil import atomic_move, atomic_write, is_temp_file, locked
+from ticketflow.model import (
+    Status,
+    Ticket,
+    is_ticket_id,
+    make_ticket_id,
+    now_local,
+    validate_priority,
+    validate_slug,
+)
+
+Clock = Callable[[], datetime]
+CURRENT_LINK = "current-ticket.md"
+"""The Go tool's pointer to the ticket being worked on: a relative symlink (git-ignored)."""
+
+
+@dataclass(frozen=True)
+class TicketFile:
+    """A ticket file found on disk, before it is parsed."""
+
+    id: str
+    status: Status
+    path: Path
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Every ticket that parsed, and every file that did not (the others still list)."""
+
+    tickets: list[Ticket]
+    problems: list[MalformedTicketError]
+
+
+class TicketStore:
+    """Tickets of one repository: ``root`` holds ``.ticketflow.yaml`` and ``.git``."""
+
+    def __init__(self, root: Path, config: Config, *, clock: Clock = now_local) -> None:
+        self.root = root
+        self.config = config
+        self.clock = clock
+
+    @classmethod
+    def open(cls, start: Path | None = None, *, clock: Clock = now_local) -> TicketStore:
+        root = find_root(start)
+        return cls(root, load_config(root / CONFIG_NAME), clock=clock)
+
+    # --- paths --------------------------------------------------------------------------
+
+    @property
+    def tickets_root(self) -> Path:
+        return self.root / self.config.tickets_dir
+
+    def status_dir(self, status: Status) -> Path:
+        return self.tickets_root / self.config.status_dirs()[status.value]
+
+    def relpath(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def lock(self) -> AbstractContextManager[None]:
+        return locked(git_dir(self.root) / "ticketflow.lock")
+
+    # --- reading ------------------------------------------------------------------------
+
+    def iter_files(self) -> Iterator[TicketFile]:
+        """Ticket files in the three status folders; anything else there is not a ticket."""
+        for status in Status:
+            folder = self.status_dir(status)
+            try:
+                entries = os.scandir(folder)
+            except FileNotFoundError:
+                continue
+            with entries:
+                for entry in entries:
+                    name = entry.name
+                    if not name.endswith(".md") or is_temp_file(name):
+                        continue
+                    stem = name[:-3]
+                    if not is_ticket_id(stem) or not entry.is_file():
+                        continue
+                    yield TicketFile(stem, status, Path(entry.path))
+
+    def read_file(self, tf: TicketFile) -> Ticket:
+        rel = self.relpath(tf.path)
+        try:
+            data = tf.path.read_bytes()
+        except OSError as exc:
+            raise MalformedTicketError(rel, None, f"cannot read: {exc.strerror or exc}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise MalformedTicketError(rel, line, "not valid UTF-8 text") from None
+        return parse_ticket(text, path=rel, ticket_id=tf.id)
+
+    def load_all(self) -> LoadResult:
+        tickets: list[Ticket] = []
+        problems: list[MalformedTicketError] = []
+        for tf in self.iter_files():
+            try:
+                tickets.append(self.read_file(tf))
+            except MalformedTicketError as exc:
+                problems.append(exc)
+        tickets.sort(key=Ticket.sort_key)
+        return LoadResult(tickets, problems)
+
+    def resolve(self, ref: str) -> TicketFile:
+        """Find a ticket by id or any unambiguous prefix of its id (``2508`` or
+        ``250809-1158``), else of its slug (``fix-lo``). A path or ``.md`` is accepted."""
+        key = ref.strip().rsplit("/", 1)[-1].removesuffix(".md")
+        if not key:
+            raise NotFoundError(ref)
+        by_id: dict[str, list[TicketFile]] = {}
+        by_slug: dict[str, list[TicketFile]] = {}
+        for tf in self.iter_files():
+            if tf.id.startswith(key):
+                by_id.setdefault(tf.id, []).append(tf)
+            elif tf.id[14:].startswith(key):
+                by_slug.setdefault(tf.id, []).append(tf)
+        if key in by_id:
+            return self._one(by_id[key])
+        matches = by_id or by_slug
+        if not matches:
+            raise NotFoundError(ref)
+        if len(matches) > 1:
+            raise AmbiguousIdError(ref, sorted(matches))
+        return self._one(next(iter(matches.values())))
+
+    def _one(self, files: list[TicketFile]) -> TicketFile:
+        if len(files) > 1:
+            where = ", ".join(self.relpath(f.path) for f in files)
+            raise TicketflowError(
+                f"ticket {files[0].id} exists in more than one folder: {where}",
+                hint="keep the copy in the folder that matches its timestamps and delete the other",
+            )
+        return files[0]
+
+    def get(self, ref: str) -> Ticket:
+        return self.read_file(self.resolve(ref))
+
+    def counts(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in Status}
+        for tf in self.iter_files():
+            counts[tf.status.value] += 1
+        return counts
+
+    def current_branch(self) -> str | None:
+        return read_head_branch(self.root)
+
+    def current_ticket_id(self) -> str | None:
+        """The ticket being worked on: ``current-ticket.md``'s target, else a branch named
+        after a ticket (as the Go tool's worktree flow leaves it), else None."""
+        try:
+            target = os.readlink(self.root / CURRENT_LINK)
+        except OSError:
+            target = None
+        if target is not None:
+            stem = Path(target).name.removesuffix(".md")
+            if is_ticket_id(stem):
+                return stem
+        branch = self.current_branch()
+        if branch and is_ticket_id(branch) and any(tf.id == branch for tf in self.iter_files()):
+            return branch
+        return None
+
+    def _set_current(self, ticket: Ticket) -> None:
+        assert ticket.path is not None
+        link = self.root / CURRENT_LINK
+        tmp = self.root / f".{CURRENT_LINK}.tmp-{os.getpid()}"
+        try:
+            tmp.unlink(missing_ok=True)
+            os.symlink(ticket.path, tmp)
+            os.replace(tmp, link)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a file system without symlinks: no current ticket
+
+    def _clear_current(self, ticket_id: str) -> None:
+        link = self.root / CURRENT_LINK
+        try:
+            if Path(os.readlink(link)).name.removesuffix(".md") == ticket_id:
+                link.unlink()
+        except OSError:
+            pass
+
+    # --- writing ------------------------------------------------------------------------
+
+    def _commit(self, message: str, changes: list[tuple[str, bool]], commit: bool | None) -> None:
+        if not (self.config.auto_commit if commit is None else commit):
+            return
+        from ticketflow.gitrepo import PathChange, commit_paths
+
+        commit_paths(self.root, [PathChange(p, removed=r) for p, r in changes], message)
+
+    def _write(self, ticket: Ticket, old_path: Path | None) -> Ticket:
+        """Write ``ticket`` into the folder of its status (moving it if needed)."""
+        target = self.status_dir(ticket.status) / f"{ticket.id}.md"
+        stored = ticket.with_changes(path=self.relpath(target))
+        data = render_ticket(stored).encode("utf-8")
+        if old_path is None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, data)
+        else:
+            atomic_move(old_path, target, data)
+        return stored
+
+    def create(
+        self,
+        slug: str,
+        *,
+        parent: str | None = None,
+        priority: int = 2,
+        description: str = "",
+        commit: bool | None = None,
+    ) -> Ticket:
+        validate_slug(slug)
+        validate_priority(priority)
+        with self.lock():
+            now = self.clock()
+            ticket_id = make_ticket_id(slug, now)
+            related: tuple[str, ...] = ()
+            if parent:
+                parent_id = self.resolve(parent).id
+                related = (f"parent:{parent_id}",)
+            if any(tf.id == ticket_id for tf in self.iter_files()):
+                raise UsageError(
+                    f"ticket {ticket_id} already exists",
+                    hint="wait a second or choose another slug",
+                )
+            body = self.config.template  # verbatim, as the Go tool does
+            ticket = Ticket(
+                id=ticket_id,
+                priority=priority,
+                description=description,
+                created_at=now,
+                related=related,
+                body=body,
+            )
+            stored = self._write(ticket, None)
+            assert stored.path is not None
+            self._commit(f"Add ticket: {ticket_id}", [(stored.path, False)], commit)
+            return stored
+
+    def _transition(
+        self,
+        ref: str,
+        change: Callable[[Ticket, datetime], Ticket],
+        message: Callable[[Ticket], str],
+        commit: bool | None,
+    ) -> Ticket:
+        with self.lock():
+            tf = self.resolve(ref)
+            ticket = self.read_file(tf)
+            updated = change(ticket, self.clock())
+            stored = self._write(updated, tf.path)
+            assert stored.path is not None
+            changes = [(stored.path, False)]
+            old_rel = self.relpath(tf.path)
+            if old_rel != stored.path:
+                changes.append((old_rel, True))
+            self._commit(message(stored), changes, commit)
+            return stored
+
+    def start(self, ref: str, *, commit: bool | None = None) -> Ticket:
+        def change(t: Ticket, now: datetime) -> Ticket:
+            if t.status is Status.DOING:
+                raise InvalidTransitionError(
+                    f"ticket {t.id} is already started", hint=f"close it: ticketflow close {t.id}"
+                )
+            if t.status is Status.DONE:
+                raise InvalidTransitionError(
+                    f"ticket {t.id} is closed", hint=f"reopen it first: ticketflow reopen {t.id}"
+                )
+            return t.with_changes(started_at=now)
+
+        started = self._transition(ref, change, lambda t: f"Start ticket: {t.id}", commit)
+        self._set_current(started)
+        return started
+
+    def close(self, ref: str, *, reason: str | None = None, commit: bool | None = None) -> Ticket:
+        reason = (reason or "").strip() or None
+
+        def change(t: Ticket, now: datetime) -> Ticket:
+            if t.status is Status.DONE:
+                raise InvalidTransitionError(f"ticket {t.id} is already closed")
+            if t.status is Status.TODO and reason is None:
+                raise InvalidTransitionError(
+                    f"ticket {t.id} was never started; closing it needs a reason",
+                    hint=f'ticketflow close {t.id} --reason "duplicate of ..."',
+                )
+            body = t.body
+            if reason is not None:
+                body = append_closure_note(body, now, reason)
+            return t.with_changes(closed_at=now, closure_reason=reason, body=body)
+
+        def message(t: Ticket) -> str:
+            return f"Close ticket: {t.id}" + (f" ({reason})" if reason else "")
+
+        closed = self._transition(ref, change, message, commit)
+        self._clear_current(closed.id)
+        return closed
+
+    def reopen(self, ref: str, *, commit: bool | None = None) -> Ticket:
+        def change(t: Ticket, now: datetime) -> Ticket:
+            if t.status is not Status.DONE:
+                raise InvalidTransitionError(
+                    f"ticket {t.id} is not closed (it is {t.status.value})",
+                    hint="only closed tickets can be reopened",
+                )
+            return t.with_changes(closed_at=None, closure_reason=None)
+
+        return self._transition(ref, change, lambda t: f"Reopen ticket: {t.id}", commit)
+
+    def replace_text(self, tf: TicketFile, text: str, *, commit: bool | None = None) -> Ticket:
+        """Store an edited file (already validated by the caller) and commit it."""
+        with self.lock():
+            ticket = parse_ticket(text, path=self.relpath(tf.path), ticket_id=tf.id)
+            target = self.status_dir(ticket.status) / f"{tf.id}.md"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_move(tf.path, target, text.encode("utf-8"))
+            changes = [(self.relpath(target), False)]
+            if target != tf.path:
+                changes.append((self.relpath(tf.path), True))
+            self._commit(f"Update ticket: {tf.id}", changes, commit)
+            return ticket.with_changes(path=self.relpath(target))
+
+
+def append_closure_note(body: str, when: datetime, reason: str) -> str:
+    """The Go tool's closure section: trailing newlines trimmed, a blank line, the note."""
+    return (
+        body.rstrip("\n")
+        + f"\n\n## Closure Note\n**Closed on**: {when:%Y-%m-%d}\n**Reason**: {reason}\n"
+    )
