@@ -326,9 +326,7 @@ def init_cmd(out: Output, no_commit: bool) -> None:
 @cli.command("new")
 @click.argument("slug")
 @click.option("--parent", "-p", metavar="ID", help="Parent ticket (any unambiguous id prefix).")
-@click.option(
-    "--priority", type=int, default=2, show_default=True, help="1 is the most urgent."
-)
+@click.option("--priority", type=int, default=2, show_default=True, help="1 is the most urgent.")
 @click.option("--description", "-d", default="", help="One-line summary shown in lists.")
 @no_commit_option
 @command()
@@ -384,9 +382,7 @@ def filter_tickets(
         if t.status not in wanted or (priority is not None and t.priority != priority):
             continue
         if needle and not (
-            needle in t.id.lower()
-            or needle in t.description.lower()
-            or needle in t.body.lower()
+            needle in t.id.lower() or needle in t.description.lower() or needle in t.body.lower()
         ):
             continue
         out.append(t)
@@ -403,7 +399,11 @@ def filter_tickets(
     help="Which tickets: active is todo and doing.",
 )
 @click.option(
-    "--count", "-c", type=click.IntRange(min=0), default=20, show_default=True,
+    "--count",
+    "-c",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
     help="Show at most this many; 0 shows all.",
 )
 @click.option("--priority", type=int, default=None, help="Only tickets of this priority.")

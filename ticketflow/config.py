@@ -74,7 +74,9 @@ def _section(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
     return value
 
 
-def _get(section: dict[str, Any], key: str, kind: type, default: Any, where: str, path: Path) -> Any:
+def _get(
+    section: dict[str, Any], key: str, kind: type, default: Any, where: str, path: Path
+) -> Any:
     value = section.get(key)
     if value is None:
         return default
@@ -123,18 +125,20 @@ def parse_config(data: Any, path: Path) -> Config:
         or d.init_commands_timeout
     )
     return Config(
-        default_branch=_get(git, "default_branch", str, d.default_branch, "git.default_branch", path),
+        default_branch=_get(
+            git, "default_branch", str, d.default_branch, "git.default_branch", path
+        ),
         auto_commit=_get(git, "auto_commit", bool, d.auto_commit, "git.auto_commit", path),
         worktree_enabled=_get(wt, "enabled", bool, d.worktree_enabled, "worktree.enabled", path),
-        worktree_base_dir=_get(
-            wt, "base_dir", str, d.worktree_base_dir, "worktree.base_dir", path
-        ),
+        worktree_base_dir=_get(wt, "base_dir", str, d.worktree_base_dir, "worktree.base_dir", path),
         init_commands=tuple(commands),
         tickets_dir=_safe_dir_name(
             _get(tk, "dir", str, d.tickets_dir, "tickets.dir", path), "tickets.dir", path
         ),
         todo_dir=_safe_dir_name(
-            _get(tk, "todo_dir", str, d.todo_dir, "tickets.todo_dir", path), "tickets.todo_dir", path
+            _get(tk, "todo_dir", str, d.todo_dir, "tickets.todo_dir", path),
+            "tickets.todo_dir",
+            path,
         ),
         doing_dir=_safe_dir_name(
             _get(tk, "doing_dir", str, d.doing_dir, "tickets.doing_dir", path),
@@ -142,7 +146,9 @@ def parse_config(data: Any, path: Path) -> Config:
             path,
         ),
         done_dir=_safe_dir_name(
-            _get(tk, "done_dir", str, d.done_dir, "tickets.done_dir", path), "tickets.done_dir", path
+            _get(tk, "done_dir", str, d.done_dir, "tickets.done_dir", path),
+            "tickets.done_dir",
+            path,
         ),
         template=_get(tk, "template", str, d.template, "tickets.template", path),
         default_format=fmt,

@@ -12,7 +12,7 @@ YAML is loaded with libyaml's safe loader only: no tag can build a Python object
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -20,9 +20,11 @@ import yaml
 from ticketflow.errors import MalformedTicketError
 from ticketflow.model import RawHeader, Ticket, format_time
 
+_SafeLoader: Any
+_SafeDumper: Any
 try:  # libyaml's C loader is ~10x faster; fall back to the pure-Python safe loader.
-    _SafeLoader: type[yaml.SafeLoader] = yaml.CSafeLoader
-    _SafeDumper: type[yaml.SafeDumper] = yaml.CSafeDumper
+    _SafeLoader = yaml.CSafeLoader
+    _SafeDumper = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _SafeLoader = yaml.SafeLoader
     _SafeDumper = yaml.SafeDumper
@@ -88,51 +90,148 @@ def split_file(text: str, path: str) -> tuple[str, str, str, int]:
     )
 
 
-def _parse_time(value: Any, key: str, path: str, line: int | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+MAX_EXTRA_NODES = 10_000
+"""Unknown keys are built into Python values; more nodes than this (an alias bomb) is refused."""
+
+
+class _Fields:
+    """The composed top-level mapping: key -> (value node, line in the file)."""
+
+    def __init__(self, path: str, root: yaml.MappingNode, first_line: int) -> None:
+        self.path = path
+        self.first_line = first_line
+        self.nodes: dict[str, tuple[yaml.Node, int]] = {}
+        for key_node, value_node in root.value:
+            line = first_line + key_node.start_mark.line
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise MalformedTicketError(path, line, "a frontmatter key must be plain text")
+            if key_node.value in self.nodes:
+                raise MalformedTicketError(
+                    path,
+                    line,
+                    f"key {key_node.value!r} is defined twice",
+                    hint="keep one of the two lines (the Go tool refuses such a file too)",
+                )
+            self.nodes[key_node.value] = (value_node, line)
+
+    def line(self, key: str) -> int | None:
+        return self.nodes[key][1] if key in self.nodes else None
+
+    def error(self, key: str, problem: str, hint: str | None = None) -> MalformedTicketError:
+        return MalformedTicketError(self.path, self.line(key), f"{key}: {problem}", hint=hint)
+
+    def scalar(self, key: str) -> yaml.ScalarNode | None:
+        """The key's scalar node; None when absent or null."""
+        if key not in self.nodes:
+            return None
+        node = self.nodes[key][0]
+        if isinstance(node, yaml.ScalarNode):
+            return None if node.tag == _NULL_TAG else node
+        kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
+        raise self.error(key, f"expected a single value, got a {kind}")
+
+    def text(self, key: str) -> str | None:
+        """A string field as written, whatever type YAML 1.1 would guess (``1:30``, ``yes``)."""
+        node = self.scalar(key)
+        return None if node is None else node.value
+
+    def integer(self, key: str, default: int) -> int:
+        node = self.scalar(key)
+        if node is None:
+            return default
+        text = node.value.strip().replace("_", "")
+        if node.tag != _STR_TAG or node.style is None:
+            try:
+                return int(text, 0) if text[:2].lower() in ("0x", "0o", "0b") else int(text)
+            except ValueError:
+                pass
+        raise self.error(key, f"expected an integer, got {node.value!r}")
+
+    def time(self, key: str) -> datetime | None:
+        text = self.text(key)
+        if text is None or not text.strip():
             return None
         try:
-            parsed = datetime.fromisoformat(text)
+            parsed = datetime.fromisoformat(text.strip())
         except ValueError:
-            raise MalformedTicketError(
-                path, line, f"{key}: {value!r} is not an RFC3339 time",
+            raise self.error(
+                key,
+                f"{text!r} is not an RFC3339 time",
                 hint='write it like "2025-09-24T14:35:04+09:00", or null',
             ) from None
-    else:
-        raise MalformedTicketError(
-            path, line, f"{key}: expected an RFC3339 time or null, got {type(value).__name__}"
-        )
-    if parsed.tzinfo is None:
-        if isinstance(value, datetime):
-            # PyYAML turns an unquoted time with offset into UTC without tzinfo in old versions.
-            return parsed.replace(tzinfo=timezone.utc)
-        raise MalformedTicketError(
-            path, line, f"{key}: {value!r} has no UTC offset",
-            hint='write it like "2025-09-24T14:35:04+09:00"',
-        )
-    return parsed
+        if parsed.tzinfo is None:
+            raise self.error(
+                key, f"{text!r} has no UTC offset", hint='write it like "2025-09-24T14:35:04+09:00"'
+            )
+        return parsed
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        if key not in self.nodes:
+            return ()
+        node = self.nodes[key][0]
+        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG:
+            return ()
+        if not isinstance(node, yaml.SequenceNode) or not all(
+            isinstance(item, yaml.ScalarNode) for item in node.value
+        ):
+            raise self.error(key, "expected a list of strings such as 'parent:<ID>'")
+        return tuple(item.value for item in node.value)
+
+    def extra(self) -> tuple[tuple[str, Any], ...]:
+        """Unknown keys, built as plain Python values (safe constructor only)."""
+        out: list[tuple[str, Any]] = []
+        for key, (node, line) in self.nodes.items():
+            if key in KNOWN_KEYS:
+                continue
+            if _count_nodes(node, MAX_EXTRA_NODES) > MAX_EXTRA_NODES:
+                raise MalformedTicketError(
+                    self.path,
+                    line,
+                    f"{key}: value too large (over {MAX_EXTRA_NODES} nodes)",
+                    hint="YAML aliases that expand without bound are refused",
+                )
+            try:
+                value = _Constructor().construct_document(node)
+            except yaml.YAMLError as exc:
+                problem = getattr(exc, "problem", None) or str(exc)
+                raise MalformedTicketError(self.path, line, f"{key}: {problem}") from None
+            except (ValueError, TypeError) as exc:
+                raise MalformedTicketError(self.path, line, f"{key}: {exc}") from None
+            out.append((key, value))
+        return tuple(out)
 
 
-def _key_lines(frontmatter: str, first_line: int) -> dict[str, int]:
-    """Map each top-level key to its line number in the file, for error messages."""
-    lines: dict[str, int] = {}
-    for offset, line in enumerate(frontmatter.splitlines()):
-        if line and not line[0].isspace() and ":" in line:
-            lines.setdefault(line.split(":", 1)[0].strip().strip("'\""), first_line + offset)
-    return lines
+class _Constructor(yaml.constructor.SafeConstructor):
+    """A bare safe constructor to build unknown keys' values from composed nodes."""
+
+
+def _count_nodes(node: yaml.Node, budget: int) -> int:
+    """Nodes reachable from ``node``, aliases counted each time (stops past ``budget``)."""
+    count = 0
+    stack = [node]
+    while stack and count <= budget:
+        current = stack.pop()
+        count += 1
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            for k, v in current.value:
+                stack.extend((k, v))
+    return count
 
 
 def parse_ticket(text: str, *, path: str, ticket_id: str) -> Ticket:
-    """Parse a whole ticket file. Raises ``MalformedTicketError`` with path and line."""
+    """Parse a whole ticket file. Raises ``MalformedTicketError`` with path and line.
+
+    The YAML is composed into nodes, not constructed: string fields are taken as written
+    (as yaml.v3 does when it decodes into a Go string), so ``description: 1:30`` stays
+    ``1:30`` and ``description: yes`` stays ``yes`` instead of YAML 1.1's guesses.
+    """
     header, frontmatter, body, first_line = split_file(text, path)
     try:
-        data = load_yaml(frontmatter)
+        root = yaml.compose(frontmatter, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark is not None else None
@@ -140,69 +239,25 @@ def parse_ticket(text: str, *, path: str, ticket_id: str) -> Ticket:
         context = getattr(exc, "context", None)
         what = f"{context}: {problem}" if context else str(problem)
         raise MalformedTicketError(path, line, f"invalid YAML frontmatter: {what}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise MalformedTicketError(
-            path, first_line, f"the frontmatter is a {type(data).__name__}, not a mapping of keys"
-        )
-    key_lines = _key_lines(frontmatter, first_line)
-
-    priority = data.get("priority", DEFAULT_PRIORITY)
-    if priority is None:
-        priority = DEFAULT_PRIORITY
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise MalformedTicketError(
-            path, key_lines.get("priority"), f"priority: expected an integer, got {priority!r}"
-        )
-
-    description = data.get("description")
-    if description is None:
-        description = ""
-    elif isinstance(description, (int, float)) and not isinstance(description, bool):
-        description = str(description)
-    elif not isinstance(description, str):
-        raise MalformedTicketError(
-            path, key_lines.get("description"),
-            f"description: expected text, got {type(description).__name__}",
-        )
-
-    times = {
-        key: _parse_time(data.get(key), key, path, key_lines.get(key)) for key in TIME_KEYS
-    }
-
-    reason = data.get("closure_reason")
-    if reason is not None and not isinstance(reason, str):
-        if isinstance(reason, (int, float)) and not isinstance(reason, bool):
-            reason = str(reason)
-        else:
-            raise MalformedTicketError(
-                path, key_lines.get("closure_reason"),
-                f"closure_reason: expected text, got {type(reason).__name__}",
-            )
-
-    related_raw = data.get("related")
-    if related_raw is None:
-        related: tuple[str, ...] = ()
-    elif isinstance(related_raw, list) and all(isinstance(r, str) for r in related_raw):
-        related = tuple(related_raw)
+    if root is None:
+        fields = _Fields(path, yaml.MappingNode("tag:yaml.org,2002:map", []), first_line)
+    elif isinstance(root, yaml.MappingNode):
+        fields = _Fields(path, root, first_line)
     else:
+        kind = "list" if isinstance(root, yaml.SequenceNode) else "single value"
         raise MalformedTicketError(
-            path, key_lines.get("related"),
-            "related: expected a list of strings such as 'parent:<ID>'",
+            path, first_line, f"the frontmatter is a {kind}, not a mapping of keys"
         )
-
-    extra = tuple((str(k), v) for k, v in data.items() if k not in KNOWN_KEYS)
     ticket = Ticket(
         id=ticket_id,
-        priority=priority,
-        description=description,
-        created_at=times["created_at"],
-        started_at=times["started_at"],
-        closed_at=times["closed_at"],
-        closure_reason=reason or None,
-        related=related,
-        extra=extra,
+        priority=fields.integer("priority", DEFAULT_PRIORITY),
+        description=fields.text("description") or "",
+        created_at=fields.time("created_at"),
+        started_at=fields.time("started_at"),
+        closed_at=fields.time("closed_at"),
+        closure_reason=fields.text("closure_reason") or None,
+        related=fields.string_list("related"),
+        extra=fields.extra(),
         body=body,
         path=path,
     )
@@ -215,16 +270,13 @@ def parse_ticket(text: str, *, path: str, ticket_id: str) -> Ticket:
 _V3_NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _V3_BOOLS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
 _V3_OLD_BOOLS = frozenset(
-    {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF"}
+    {"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"}
+    | {"n", "N", "no", "No", "NO", "off", "Off", "OFF"}
 )
 _V3_FLOATS = frozenset(
-    f"{sign}{word}"
-    for sign in ("", "+", "-")
-    for word in (".inf", ".Inf", ".INF")
+    f"{sign}{word}" for sign in ("", "+", "-") for word in (".inf", ".Inf", ".INF")
 ) | {".nan", ".NaN", ".NAN"}
-_V3_INT = re.compile(
-    r"^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$"
-)
+_V3_INT = re.compile(r"^[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|[0-9]+)$")
 _V3_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _V3_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 _V3_TIMESTAMP = re.compile(
@@ -245,9 +297,7 @@ def _is_v3_timestamp(value: str) -> bool:
         return False  # T/t layouts need a zone; the space layout takes none
     try:
         datetime(int(m["y"]), int(m["m"]), int(m["d"]))
-        if sep is not None and not (
-            int(m["H"]) < 24 and int(m["M"]) < 60 and int(m["S"]) < 60
-        ):
+        if sep is not None and not (int(m["H"]) < 24 and int(m["M"]) < 60 and int(m["S"]) < 60):
             return False
     except ValueError:
         return False
@@ -282,8 +332,11 @@ _LINE_SEPARATORS = ("\u2028", "\u2029")
 def _literal_block(value: str, indent: str) -> str | None:
     """yaml.v3 writes multi-line strings as literal blocks; None when it cannot."""
     lines = value.split("\n")
-    if value.startswith("\n") or _NON_PRINTABLE.search(value) or "\x85" in value or any(
-        line.endswith(" ") for line in lines
+    if (
+        value.startswith("\n")
+        or _NON_PRINTABLE.search(value)
+        or "\x85" in value
+        or any(line.endswith(" ") for line in lines)
     ):
         # yaml.v3 writes a leading line break as ``|4-`` and loses it when read back;
         # we double-quote instead (a documented divergence, never a lost character).
@@ -294,7 +347,11 @@ def _literal_block(value: str, indent: str) -> str | None:
         chomp, lines = "", lines[:-1]
     else:
         chomp = "-"
-    indicator = "4" if value.startswith((" ", "\n")) else ""
+    indicator = "4" if value.startswith(" ") else ""
+    if indicator and indent != "    ":
+        # yaml.v3 writes ``- |4-`` inside a list with an indentation libyaml reads
+        # differently; never write what we cannot read back: double-quote instead.
+        return None
     body = "\n".join(f"{indent}{line}" if line else "" for line in lines)
     return f"|{indicator}{chomp}\n{body}"
 

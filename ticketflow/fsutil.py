@@ -88,13 +88,23 @@ def is_temp_file(name: str) -> bool:
     return name.startswith(_TMP_PREFIX)
 
 
+def ensure_dir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TicketflowError(
+            f"cannot create the folder {folder}: {exc.strerror or exc}",
+            hint="check that nothing else (a file) has that name and that you may write there",
+        ) from exc
+
+
 def atomic_move(src: Path, dst: Path, data: bytes) -> None:
     """Write ``data`` to ``dst`` atomically, then remove ``src`` (a status change).
 
     If the process dies between the two steps both files exist with the same id; the scan
     reports the duplicate and nothing is lost.
     """
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(dst.parent)
     atomic_write(dst, data)
     if src != dst:
         try:

@@ -47,7 +47,7 @@ def signature(repo: pygit2.Repository) -> pygit2.Signature:
         raise GitError(
             "git does not know who you are (user.name and user.email are not set)",
             hint='run: git config --global user.name "Your Name" && '
-            'git config --global user.email you@example.com',
+            "git config --global user.email you@example.com",
         ) from None
     return pygit2.Signature(name or default.name, email or default.email)
 
@@ -117,4 +117,3 @@ def init_repo(root: Path, default_branch: str) -> None:
         pygit2.init_repository(str(root), initial_head=default_branch)
     except pygit2.GitError as exc:
         raise GitError(f"git init failed in {root}: {exc}") from None
-

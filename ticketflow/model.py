@@ -12,7 +12,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ticketflow.errors import InvalidSlugError, UsageError
@@ -77,7 +77,7 @@ def validate_priority(priority: int) -> int:
 
 def now_local() -> datetime:
     """The current time with the local UTC offset, truncated to seconds (RFC3339 precision)."""
-    return datetime.now(timezone.utc).astimezone().replace(microsecond=0)
+    return datetime.now(UTC).astimezone().replace(microsecond=0)
 
 
 def format_time(value: datetime) -> str:

@@ -32,7 +32,7 @@ from ticketflow.errors import (
     UsageError,
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
-from ticketflow.fsutil import atomic_move, atomic_write, is_temp_file, locked
+from ticketflow.fsutil import atomic_move, atomic_write, ensure_dir, is_temp_file, locked
 from ticketflow.model import (
     Status,
     Ticket,
@@ -103,6 +103,11 @@ class TicketStore:
                 entries = os.scandir(folder)
             except FileNotFoundError:
                 continue
+            except OSError as exc:
+                raise TicketflowError(
+                    f"cannot read {self.relpath(folder)}: {exc.strerror or exc}",
+                    hint="each status folder must be a readable directory",
+                ) from None
             with entries:
                 for entry in entries:
                     name = entry.name
@@ -230,7 +235,7 @@ class TicketStore:
         stored = ticket.with_changes(path=self.relpath(target))
         data = render_ticket(stored).encode("utf-8")
         if old_path is None:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            ensure_dir(target.parent)
             atomic_write(target, data)
         else:
             atomic_move(old_path, target, data)
@@ -254,9 +259,11 @@ class TicketStore:
             if parent:
                 parent_id = self.resolve(parent).id
                 related = (f"parent:{parent_id}",)
-            if any(tf.id == ticket_id for tf in self.iter_files()):
+            if any(tf.id.startswith(ticket_id) for tf in self.iter_files()):
+                # as the Go tool: the new id must not be a prefix of an existing id, or
+                # it could never be named on its own
                 raise UsageError(
-                    f"ticket {ticket_id} already exists",
+                    f"ticket {ticket_id} already exists (or is a prefix of an existing id)",
                     hint="wait a second or choose another slug",
                 )
             body = self.config.template  # verbatim, as the Go tool does
@@ -348,7 +355,6 @@ class TicketStore:
         with self.lock():
             ticket = parse_ticket(text, path=self.relpath(tf.path), ticket_id=tf.id)
             target = self.status_dir(ticket.status) / f"{tf.id}.md"
-            target.parent.mkdir(parents=True, exist_ok=True)
             atomic_move(tf.path, target, text.encode("utf-8"))
             changes = [(self.relpath(target), False)]
             if target != tf.path:

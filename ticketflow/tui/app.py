@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ticketflow.model import Ticket
@@ -21,7 +23,7 @@ class TicketflowApp(App[None]):
     DataTable { height: 1fr; }
     #problems { color: $warning; height: auto; }
     """
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("r", "reload", "Reload"),
         Binding("j", "cursor_down", "Down", show=False),

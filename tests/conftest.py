@@ -1,0 +1,144 @@
+"""Shared fixtures: isolated git identity, fresh ticketflow repositories, the Go corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from ticketflow.cli import cli
+from ticketflow.config import CONFIG_NAME, default_config_text
+from ticketflow.store import TicketStore
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ticketflow-corpus"
+if not CORPUS.is_dir():  # a checkout with shared/ somewhere else: let the env say where
+    CORPUS = Path(os.environ.get("TICKETFLOW_CORPUS", CORPUS))
+DATA = Path(__file__).parent / "data"
+JST = timezone(timedelta(hours=9))
+
+
+@pytest.fixture(autouse=True)
+def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test gets the same identity and no user/system git config or editor."""
+    home = tmp_path_factory.mktemp("home")
+    for key in (
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "TICKETFLOW_ROOT",
+        "TICKETFLOW_OUTPUT_FORMAT",
+        "VISUAL",
+        "EDITOR",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.com")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def make_git_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    return path
+
+
+class Clock:
+    """A controllable clock for the store: each call advances one second."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        value = self.now
+        self.now = self.now + timedelta(seconds=1)
+        return value
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2025, 8, 9, 11, 58, 10, tzinfo=JST))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository initialised for ticketflow (config committed)."""
+    root = make_git_repo(tmp_path / "repo")
+    (root / CONFIG_NAME).write_text(default_config_text(), encoding="utf-8")
+    git(root, "add", CONFIG_NAME)
+    git(root, "commit", "-q", "-m", "init")
+    return root
+
+
+@pytest.fixture
+def store(repo: Path, clock: Clock) -> TicketStore:
+    return TicketStore.open(repo, clock=clock)
+
+
+@pytest.fixture
+def corpus_repo(tmp_path: Path) -> Path:
+    """A git repository holding the Go team's 121 tickets and their config."""
+    if not CORPUS.is_dir():
+        pytest.fail(f"the compatibility corpus is missing at {CORPUS}")
+    root = tmp_path / "corpus"
+    shutil.copytree(CORPUS, root)
+    for p in [root, *root.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    make_git_repo(root)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "corpus")
+    return root
+
+
+class Cli:
+    """Runs the click app in-process, in a given directory."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.runner = CliRunner()
+
+    def __call__(self, cwd: Path, *args: str, input: str | None = None) -> Result:
+        self.monkeypatch.chdir(cwd)
+        return self.runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return Cli(monkeypatch)
+
+
+def run_process(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``python -m ticketflow`` as a separate process (what a user runs)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ticketflow", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def chdir_repo(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(repo)
+    yield repo
