@@ -123,6 +123,29 @@ def test_init_keeps_existing_gitignore(tmp_path: Path, run: Cli) -> None:
     assert git(root, "log", "--oneline", "--all") == ""
 
 
+def test_init_honours_ticketflow_root(
+    tmp_path: Path, run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_git_repo(tmp_path / "r")
+    monkeypatch.setenv("TICKETFLOW_ROOT", str(root))
+    assert run(tmp_path, "init").exit_code == 0
+    assert (root / ".ticketflow.yaml").exists()
+    assert not (tmp_path / ".ticketflow.yaml").exists()
+
+
+def test_init_without_git_identity_says_how_to_finish(
+    tmp_path: Path, run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(key)
+    root = make_git_repo(tmp_path / "r")
+    r = run(root, "init")
+    assert r.exit_code == 9
+    assert "the files are written and staged" in r.stderr
+    assert "git commit -m 'Initialize ticketflow' .ticketflow.yaml .gitignore" in r.stderr
+    assert "A  .ticketflow.yaml" in git(root, "status", "--porcelain")
+
+
 def test_init_outside_git(tmp_path: Path, run: Cli) -> None:
     result = run(tmp_path, "init")
     assert result.exit_code == 5
@@ -279,13 +302,38 @@ def test_errors_have_message_hint_and_exit_code(
 
 
 def test_ambiguous_prefix_lists_candidates(repo: Path, run: Cli) -> None:
-    run(repo, "new", "alpha")
-    run(repo, "new", "alpine")
+    a = js(run(repo, "new", "alpha", "-o", "json").stdout)["ticket"]["id"]
+    b = js(run(repo, "new", "alpine", "-o", "json").stdout)["ticket"]["id"]
     result = run(repo, "show", "alp")
     assert result.exit_code == 4
     assert "'alp' matches 2 tickets" in result.stderr
     assert result.stderr.count("-alp") == 2
     assert "give more characters" in result.stderr
+    err = js(run(repo, "show", "alp", "-o", "json").stderr)["error"]
+    assert err["type"] == "ambiguous_id"
+    assert err["candidates"] == sorted([a, b])
+
+
+def test_status_and_list_count_the_same_way(repo: Path, run: Cli) -> None:
+    run(repo, "new", "one")
+    (repo / "tickets/doing").mkdir(parents=True, exist_ok=True)
+    (repo / "tickets/doing/250101-000000-broken.md").write_text("not a ticket\n")
+    # a ticket whose file sits in the wrong folder counts by its timestamps in both
+    (repo / "tickets/done").mkdir(parents=True, exist_ok=True)
+    (repo / "tickets/done/250101-000001-misplaced.md").write_text("---\npriority: 2\n---\n")
+    listed = js(run(repo, "list", "-o", "json").stdout)["summary"]
+    status = run(repo, "status", "-o", "json")
+    assert (
+        js(status.stdout)["summary"]
+        == listed
+        == {
+            "todo": 2,
+            "doing": 0,
+            "done": 0,
+            "total": 2,
+        }
+    )
+    assert "Warning: skipped tickets/doing/250101-000000-broken.md:1" in status.stderr
 
 
 def test_not_initialised_and_not_a_repo(tmp_path: Path, run: Cli) -> None:
@@ -344,6 +392,25 @@ def test_edit_valid_change_is_saved_and_committed(
     assert not list((repo / ".git/ticketflow/edit").iterdir())
 
 
+def test_edit_that_closes_the_current_ticket_clears_it(
+    repo: Path, run: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tid = js(run(repo, "new", "cur", "-o", "json").stdout)["ticket"]["id"]
+    run(repo, "start", tid)
+    assert js(run(repo, "status", "-o", "json").stdout)["current_ticket"]["id"] == tid
+    monkeypatch.setenv(
+        "EDITOR",
+        make_editor(
+            tmp_path,
+            "p.write_text(p.read_text().replace('closed_at: null', "
+            "'closed_at: \"2025-01-01T00:00:00Z\"'))",
+        ),
+    )
+    assert run(repo, "edit", tid).exit_code == 0
+    assert js(run(repo, "status", "-o", "json").stdout)["current_ticket"] is None
+    assert not (repo / "current-ticket.md").is_symlink()
+
+
 def test_edit_that_closes_moves_the_file(
     repo: Path, run: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -378,9 +445,14 @@ def test_edit_broken_result_is_never_kept_silently(
     assert r.exit_code == 10
     assert "not valid, so it was not saved" in r.stderr
     assert path.read_bytes() == before
-    kept = repo / ".git/ticketflow/edit" / f"{tid}.md"
-    assert "priority: [high" in kept.read_text()
-    assert str(kept) in r.stderr
+    kept = list((repo / ".git/ticketflow/edit").glob(f"{tid}.*.md"))
+    assert len(kept) == 1
+    assert "priority: [high" in kept[0].read_text()
+    assert str(kept[0]) in r.stderr
+    # a second failed edit never overwrites the first kept copy
+    run(repo, "edit", tid)
+    again = sorted((repo / ".git/ticketflow/edit").glob(f"{tid}.*.md"))
+    assert kept[0] in again and all("priority: [high" in p.read_text() for p in again)
 
 
 def test_edit_without_changes_and_failing_editor(

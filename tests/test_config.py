@@ -68,6 +68,8 @@ def test_timeouts_of_zero_mean_default() -> None:
         ({"tickets": {"done_dir": "../../x"}}, "relative folder inside the repository"),
         ({"worktree": {"init_commands": "make"}}, "list of commands"),
         ({"tickets": {"template": 5}}, "tickets.template must be text"),
+        ({"timeouts": {"git": -1}}, "between 0 and 3600"),
+        ({"timeouts": {"init_commands": 3601}}, "between 0 and 3600"),
     ],
 )
 def test_bad_values_are_clear_errors(data: object, fragment: str) -> None:

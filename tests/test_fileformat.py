@@ -142,6 +142,7 @@ def test_unknown_keys_survive_a_rewrite() -> None:
     assert again.extra == ticket.extra
     assert again.priority == 3
     assert "assignee: alice\n" in rewritten
+    assert "labels:\n    - ui\n    - bug\n" in rewritten  # indented like yaml.v3
 
 
 def test_unchanged_ticket_keeps_hand_formatting() -> None:

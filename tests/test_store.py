@@ -124,13 +124,18 @@ def test_invalid_transitions_are_refused_and_change_nothing(
 
 
 @pytest.mark.parametrize(
-    "slug", ["../x", "a/b", "Upper", "has space", "", "-x", "x-", "a..b", "tab\t", "é", "x" * 101]
+    "slug", ["../x", "a/b", "Upper", "has space", "", "a..b", "x.md", "tab\t", "é", "x" * 101]
 )
 def test_invalid_slugs_write_nothing(store: TicketStore, repo: Path, slug: str) -> None:
     with pytest.raises(InvalidSlugError):
         store.create(slug)
     assert list((repo / "tickets").rglob("*")) == [] if (repo / "tickets").exists() else True
     assert not any(p.suffix == ".md" for p in repo.parent.rglob("*.md"))
+
+
+@pytest.mark.parametrize("slug", ["a--b", "x-", "2024", "x" * 100])
+def test_slugs_the_go_tool_accepts_are_accepted(store: TicketStore, slug: str) -> None:
+    assert store.create(slug).slug == slug
 
 
 def test_invalid_priority(store: TicketStore) -> None:

@@ -31,13 +31,14 @@ from ticketflow.config import (
 )
 from ticketflow.errors import (
     EditorError,
+    GitError,
     MalformedTicketError,
     NotARepoError,
     TicketflowError,
     UsageError,
 )
 from ticketflow.fileformat import parse_ticket
-from ticketflow.fsutil import atomic_write
+from ticketflow.fsutil import atomic_write, ensure_dir
 from ticketflow.model import Status, Ticket, format_time
 from ticketflow.store import TicketStore
 
@@ -267,7 +268,7 @@ def cli(ctx: click.Context) -> None:
 
 
 @cli.command("init")
-@no_commit_option
+@click.option("--no-commit", is_flag=True, help="Write the files but do not commit them.")
 @command(needs_store=False)
 def init_cmd(out: Output, no_commit: bool) -> None:
     """Set up ticketflow in the current git repository.
@@ -276,7 +277,8 @@ def init_cmd(out: Output, no_commit: bool) -> None:
     tickets/todo, tickets/doing and tickets/done, adds current-ticket.md to
     .gitignore, and commits the two files.
     """
-    root = find_git_root(Path.cwd())
+    env_root = os.environ.get("TICKETFLOW_ROOT")
+    root = find_git_root(Path(env_root) if env_root else Path.cwd())
     if root is None:
         raise NotARepoError(
             "not in a git repository", hint="run 'git init' first, then 'ticketflow init'"
@@ -305,11 +307,18 @@ def init_cmd(out: Output, no_commit: bool) -> None:
     if not no_commit:
         from ticketflow.gitrepo import PathChange, commit_paths
 
-        commit = commit_paths(
-            root,
-            [PathChange(CONFIG_NAME), PathChange(".gitignore")],
-            "Initialize ticketflow",
-        )
+        try:
+            commit = commit_paths(
+                root,
+                [PathChange(CONFIG_NAME), PathChange(".gitignore")],
+                "Initialize ticketflow",
+            )
+        except GitError as exc:
+            raise GitError(
+                f"{exc.message} (the files are written and staged)",
+                hint=f"{exc.hint}; then: git commit -m 'Initialize ticketflow' "
+                f"{CONFIG_NAME} .gitignore",
+            ) from None
     out.emit(
         {
             "initialized": True,
@@ -364,6 +373,15 @@ def new_cmd(
 
 
 STATUS_FILTERS = ("todo", "doing", "done", "all", "active")
+
+
+def summarize(tickets: Iterable[Ticket]) -> dict[str, int]:
+    """Counts by status (from timestamps) of every readable ticket, as list and status show."""
+    summary = {s.value: 0 for s in Status}
+    for t in tickets:
+        summary[t.status.value] += 1
+    summary["total"] = sum(summary.values())
+    return summary
 
 
 def filter_tickets(
@@ -430,10 +448,7 @@ def list_cmd(
     tickets = filter_tickets(result.tickets, status, priority, search)
     if count:
         tickets = tickets[:count]
-    summary = {s.value: 0 for s in Status}
-    for t in result.tickets:
-        summary[t.status.value] += 1
-    summary["total"] = len(result.tickets)
+    summary = summarize(result.tickets)
     out.emit(
         {"tickets": [ticket_json(t) for t in tickets], "summary": summary},
         lambda: render_list(tickets),
@@ -542,8 +557,11 @@ def edit_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -
     """
     tf = store.resolve(ticket_id)
     original = tf.path.read_bytes()
-    work = git_dir(store.root) / "ticketflow" / "edit" / tf.path.name
-    work.parent.mkdir(parents=True, exist_ok=True)
+    # one copy per edit session, never reused: an earlier rejected edit stays where the
+    # hint said it was
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    work = git_dir(store.root) / "ticketflow" / "edit" / f"{tf.id}.{stamp}-{os.getpid()}.md"
+    ensure_dir(work.parent)
     work.write_bytes(original)
     rel = store.relpath(tf.path)
     while True:
@@ -600,8 +618,10 @@ def edit_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -
 @command()
 def status_cmd(store: TicketStore, out: Output) -> None:
     """Show the current branch, the current ticket and how many tickets are in each state."""
-    counts = store.counts()
-    summary: dict[str, int] = {**counts, "total": sum(counts.values())}
+    result = store.load_all()
+    for problem in result.problems:
+        click.echo(f"Warning: skipped {problem.message}", err=True)
+    summary = summarize(result.tickets)
     branch = store.current_branch()
     current_id = store.current_ticket_id()
     current = None

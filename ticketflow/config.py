@@ -89,6 +89,20 @@ def _get(
     return value
 
 
+MAX_TIMEOUT = 3600
+
+
+def _timeout(section: dict[str, Any], key: str, default: int, path: Path) -> int:
+    """Seconds; 0 means the default, as in the Go tool, which also caps them at an hour."""
+    value: int = _get(section, key, int, default, f"timeouts.{key}", path)
+    if value < 0 or value > MAX_TIMEOUT:
+        raise ConfigError(
+            f"{path}: timeouts.{key} must be between 0 and {MAX_TIMEOUT} seconds, got {value}",
+            hint="0 means the default",
+        )
+    return value or default
+
+
 def _safe_dir_name(value: str, where: str, path: Path) -> str:
     """Ticket folders must stay inside the repository: no absolute path, no '..'."""
     parts = Path(value).parts
@@ -119,11 +133,8 @@ def parse_config(data: Any, path: Path) -> Config:
     fmt = _get(out, "default_format", str, d.default_format, "output.default_format", path)
     if fmt not in ("text", "json"):
         raise ConfigError(f"{path}: output.default_format must be text or json, got {fmt!r}")
-    timeout_git = _get(to, "git", int, d.git_timeout, "timeouts.git", path) or d.git_timeout
-    timeout_init = (
-        _get(to, "init_commands", int, d.init_commands_timeout, "timeouts.init_commands", path)
-        or d.init_commands_timeout
-    )
+    timeout_git = _timeout(to, "git", d.git_timeout, path)
+    timeout_init = _timeout(to, "init_commands", d.init_commands_timeout, path)
     return Config(
         default_branch=_get(
             git, "default_branch", str, d.default_branch, "git.default_branch", path

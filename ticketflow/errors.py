@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+MAX_SLUG_LENGTH = 100
+
 
 class TicketflowError(Exception):
     """Base of every error a user can be shown.
@@ -26,12 +28,17 @@ class TicketflowError(Exception):
         self.message = message
         self.hint = hint
 
+    def details(self) -> dict[str, object]:
+        """Structured facts for scripts, added to the JSON error object."""
+        return {}
+
     def to_dict(self) -> dict[str, object]:
         """The JSON shape of the error, for ``--format json``."""
-        out: dict[str, object] = {"error": {"type": self.kind, "message": self.message}}
+        error: dict[str, object] = {"type": self.kind, "message": self.message}
         if self.hint:
-            out["error"] = {**out["error"], "hint": self.hint}  # type: ignore[dict-item]
-        return out
+            error["hint"] = self.hint
+        error.update(self.details())
+        return {"error": error}
 
 
 class UsageError(TicketflowError):
@@ -46,7 +53,8 @@ class InvalidSlugError(UsageError):
 
     def __init__(self, slug: str) -> None:
         super().__init__(
-            f"invalid slug {slug!r}: a slug is lower-case letters, digits and hyphens",
+            f"invalid slug {slug!r}: use lower-case letters, digits and hyphens only "
+            f"(at most {MAX_SLUG_LENGTH} characters)",
             hint="for example: ticketflow new fix-login-timeout",
         )
         self.slug = slug
@@ -90,6 +98,9 @@ class AmbiguousIdError(TicketflowError):
         self.ticket_ref = ticket_ref
         self.candidates = tuple(candidates)
 
+    def details(self) -> dict[str, object]:
+        return {"candidates": list(self.candidates)}
+
 
 class NotARepoError(TicketflowError):
     """The current directory is not inside an initialised ticketflow repository."""
@@ -113,6 +124,9 @@ class MalformedTicketError(TicketflowError):
         self.path = path
         self.line = line
         self.problem = problem
+
+    def details(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line}
 
 
 class ConfigError(TicketflowError):

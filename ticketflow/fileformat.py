@@ -396,6 +396,13 @@ def yaml_scalar(value: str, *, indent: str = "    ") -> str:
     return _emit_scalar(value, None)
 
 
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents lists inside mappings, as yaml.v3 does (PyYAML's default does not)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def _render_time(value: datetime | None) -> str:
     return "null" if value is None else f'"{format_time(value)}"'
 
@@ -419,7 +426,7 @@ def render_header(ticket: Ticket) -> str:
     if ticket.extra:
         out += yaml.dump(
             dict(ticket.extra),
-            Dumper=_SafeDumper,
+            Dumper=_IndentedDumper,
             allow_unicode=True,
             width=2**31 - 1,
             indent=4,

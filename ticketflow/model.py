@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ticketflow.errors import InvalidSlugError, UsageError
+from ticketflow.errors import MAX_SLUG_LENGTH, InvalidSlugError, UsageError
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-"""Lower-case words joined by single hyphens: safe as a file name and as a git branch name."""
+SLUG_RE = re.compile(r"^[a-z0-9-]+$")
+"""The Go tool's rule: lower-case letters, digits and hyphens. No separator, no dot, so a
+slug can never name a path outside its folder."""
 
 ID_RE = re.compile(r"^(?P<stamp>\d{6}-\d{6})-(?P<slug>[a-z0-9-]+)$")
 """``YYMMDD-HHMMSS-<slug>``: the file name of a ticket without ``.md``."""
-
-MAX_SLUG_LENGTH = 100
 
 
 class Status(enum.Enum):

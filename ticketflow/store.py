@@ -176,12 +176,6 @@ class TicketStore:
     def get(self, ref: str) -> Ticket:
         return self.read_file(self.resolve(ref))
 
-    def counts(self) -> dict[str, int]:
-        counts = {s.value: 0 for s in Status}
-        for tf in self.iter_files():
-            counts[tf.status.value] += 1
-        return counts
-
     def current_branch(self) -> str | None:
         return read_head_branch(self.root)
 
@@ -260,8 +254,8 @@ class TicketStore:
                 parent_id = self.resolve(parent).id
                 related = (f"parent:{parent_id}",)
             if any(tf.id.startswith(ticket_id) for tf in self.iter_files()):
-                # as the Go tool: the new id must not be a prefix of an existing id, or
-                # it could never be named on its own
+                # as the Go tool: refuse a new id that is a prefix of an existing one, so
+                # that every prefix a user types keeps meaning what it meant before
                 raise UsageError(
                     f"ticket {ticket_id} already exists (or is a prefix of an existing id)",
                     hint="wait a second or choose another slug",
@@ -360,7 +354,13 @@ class TicketStore:
             if target != tf.path:
                 changes.append((self.relpath(tf.path), True))
             self._commit(f"Update ticket: {tf.id}", changes, commit)
-            return ticket.with_changes(path=self.relpath(target))
+            stored = ticket.with_changes(path=self.relpath(target))
+            if self.current_ticket_id() == tf.id:
+                if stored.status is Status.DOING:
+                    self._set_current(stored)
+                else:
+                    self._clear_current(tf.id)
+            return stored
 
 
 def append_closure_note(body: str, when: datetime, reason: str) -> str:
