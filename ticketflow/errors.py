@@ -22,6 +22,9 @@ class TicketflowError(Exception):
 
     exit_code: int = 1
     kind: str = "error"
+    transient: bool = False
+    """True when trying again later may succeed (a timeout, a refused or reset connection);
+    the job queue retries only these. User errors are never transient."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -155,6 +158,30 @@ class GitError(TicketflowError):
 
     exit_code = 9
     kind = "git"
+
+
+class NetworkError(GitError):
+    """The remote could not be reached or stopped answering: worth retrying."""
+
+    kind = "network"
+    transient = True
+
+
+class CancelledError(TicketflowError):
+    """The work was cancelled (ESC in the TUI, Ctrl+C on the command line, a job cancel).
+
+    ``partial`` describes what was done before the stop ("45/120 objects").
+    """
+
+    exit_code = 130
+    kind = "cancelled"
+
+    def __init__(self, message: str = "cancelled", partial: str | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+    def details(self) -> dict[str, object]:
+        return {"partial": self.partial} if self.partial else {}
 
 
 class EditorError(TicketflowError):
