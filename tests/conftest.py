@@ -142,3 +142,101 @@ def run_process(
 def chdir_repo(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(repo)
     yield repo
+
+
+# --- real git remotes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class GitDaemon:
+    """A real ``git daemon`` on 127.0.0.1 serving bare repositories under ``base``."""
+
+    def __init__(self, base: Path) -> None:
+        import signal
+        import socket
+        import time
+
+        self.base = base
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [
+                "git",
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--enable=receive-pack",
+                "--informative-errors",
+                f"--base-path={base}",
+                "--listen=127.0.0.1",
+                f"--port={self.port}",
+                str(base),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._signal = signal
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("git daemon did not start") from None
+                time.sleep(0.05)
+
+    def url(self, name: str) -> str:
+        return f"git://127.0.0.1:{self.port}/{name}"
+
+    def bare(self, name: str) -> Path:
+        path = self.base / name
+        git(self.base, "init", "-q", "--bare", "-b", "main", name)
+        return path
+
+    def stop(self) -> None:
+        """Stop the daemon by its PID (then its children finish on their own)."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, self._signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, self._signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def git_daemon(tmp_path: Path) -> Iterator[GitDaemon]:
+    base = tmp_path / "daemon"
+    base.mkdir()
+    daemon = GitDaemon(base)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def make_big_bare(path: Path, files: int, size: int) -> None:
+    """A bare repository of ``files`` incompressible blobs (fast-import: about 1 s per 50 MB)."""
+    git(path.parent, "init", "-q", "--bare", "-b", "main", path.name)
+    proc = subprocess.Popen(
+        ["git", "-C", str(path), "fast-import", "--quiet"], stdin=subprocess.PIPE
+    )
+    assert proc.stdin is not None
+    write = proc.stdin.write
+    for i in range(files):
+        data = os.urandom(size)
+        write(b"blob\nmark :%d\ndata %d\n" % (i + 1, len(data)) + data + b"\n")
+    write(b"commit refs/heads/main\ncommitter t <t@example.com> 1700000000 +0000\ndata 3\nbig\n")
+    for i in range(files):
+        write(b"M 100644 :%d data/f%05d.bin\n" % (i + 1, i))
+    write(b"\n")
+    proc.stdin.close()
+    assert proc.wait() == 0
