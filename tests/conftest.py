@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -240,3 +241,80 @@ def make_big_bare(path: Path, files: int, size: int) -> None:
     write(b"\n")
     proc.stdin.close()
     assert proc.wait() == 0
+
+
+class SlowProxy:
+    """A TCP relay on 127.0.0.1 that passes the server's bytes at ``rate`` bytes/s: a slow
+    network, so that a transfer reliably takes seconds and can be cancelled in the middle."""
+
+    def __init__(self, target_port: int, rate: int = 1_000_000) -> None:
+        import socket
+        import threading
+
+        self.target_port = target_port
+        self.rate = rate
+        self.server = socket.socket()
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen()
+        self.port = int(self.server.getsockname()[1])
+        self._stop = threading.Event()
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, name: str) -> str:
+        return f"git://127.0.0.1:{self.port}/{name}"
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, 0), daemon=True).start()
+            threading.Thread(
+                target=self._pipe, args=(upstream, client, self.rate), daemon=True
+            ).start()
+
+    def _pipe(self, src: object, dst: object, rate: int) -> None:
+        import socket
+        import time
+
+        assert isinstance(src, socket.socket) and isinstance(dst, socket.socket)
+        chunk = 16384
+        try:
+            while not self._stop.is_set():
+                data = src.recv(chunk)
+                if not data:
+                    break
+                dst.sendall(data)
+                if rate:
+                    time.sleep(len(data) / rate)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.close()
+        for s in self._sockets:
+            s.close()
+
+
+@pytest.fixture
+def slow_remote(git_daemon: GitDaemon) -> Iterator[SlowProxy]:
+    """``big.git`` (10 MB of incompressible blobs) behind a 1 MB/s link: about 10 s."""
+    make_big_bare(git_daemon.base / "big.git", files=200, size=50_000)
+    proxy = SlowProxy(git_daemon.port, rate=1_000_000)
+    try:
+        yield proxy
+    finally:
+        proxy.close()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import threading
 from pathlib import Path
 
 import pytest
-from conftest import Clock, GitDaemon, git, make_big_bare
+from conftest import Cli, Clock, GitDaemon, SlowProxy, git, make_big_bare
 
 from ticketflow.cancel import CancelToken
 from ticketflow.config import CONFIG_NAME, default_config_text
@@ -330,3 +331,103 @@ def test_credential_helper_is_used_for_https(
     assert first.credential_tuple == ("env-user", "env-token")
     with pytest.raises(TicketflowError, match=r"authentication to https://example\.com/x\.git"):
         credentials_for("https://example.com/x.git", None, CredentialType.USERPASS_PLAINTEXT, 3)
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def test_cli_pull_push_sync(team: Team, run: Cli) -> None:
+    bob = team.store(team.bob)
+    bob.create("from-bob")
+    r = run(team.bob, "push")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("Pushed ") and "to origin/main" in r.stdout
+
+    pulled = run(team.alice, "pull", "--format", "json")
+    assert pulled.exit_code == 0, pulled.output
+    data = json.loads(pulled.stdout)
+    assert data["outcome"] == "fast-forward"
+    assert data["fetch"]["url"] == team.url
+    assert pulled.stderr == ""  # no progress noise in JSON mode
+
+    team.store(team.alice).create("from-alice")
+    bob.create("bob-again")
+    assert run(team.bob, "push").exit_code == 0
+    rejected = run(team.alice, "push")
+    assert rejected.exit_code == 3
+    assert "Error: the remote has commits you don't have: run ticketflow pull" in rejected.stderr
+    synced = run(team.alice, "sync")
+    assert synced.exit_code == 0, synced.output
+    assert synced.stdout.startswith("Pulled (merged), then pushed ")
+    assert synced.stderr.startswith("sync: ")  # plain progress lines on a pipe
+
+
+def test_cli_conflict_report_and_strategy(team: Team, run: Cli) -> None:
+    alice, bob = team.store(team.alice), team.store(team.bob)
+    edit_ticket(bob, "shared", priority=1)
+    push(team.bob, bob.config)
+    edit_ticket(alice, "shared", priority=4)
+    r = run(team.alice, "pull", "-o", "json")
+    assert r.exit_code == 3
+    err = json.loads(r.stderr)["error"]
+    assert err["type"] == "merge_conflict"
+    assert err["conflicts"] == [
+        {"ticket": team.ticket.id, "field": "priority", "ours": 4, "theirs": 1}
+    ]
+    text = run(team.alice, "pull")
+    assert f"  {team.ticket.id}: priority" in text.stderr
+    assert "--strategy ours|theirs" in text.stderr
+    assert run(team.alice, "pull", "--strategy", "ours").exit_code == 0
+    assert alice.get("shared").priority == 4
+
+
+def test_ctrl_c_cancels_a_pull_for_real(slow_remote: SlowProxy, tmp_path: Path) -> None:
+    import os
+    import signal
+    import sys
+
+    client = tmp_path / "client"
+    git(tmp_path, "init", "-q", "-b", "main", str(client))
+    (client / CONFIG_NAME).write_text(default_config_text())
+    git(client, "add", CONFIG_NAME)
+    git(client, "commit", "-q", "-m", "init")
+    git(client, "remote", "add", "origin", slow_remote.url("big.git"))
+    before = snapshot(client)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ticketflow", "pull"],
+        cwd=client,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the transfer has started: progress is flowing
+    assert first.startswith("pull: "), first
+    os.kill(proc.pid, signal.SIGINT)
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 130, rest
+    assert "Error: fetch cancelled after " in rest and "/203 objects" in rest
+    assert snapshot(client) == before
+    assert "refs/remotes/origin/main" not in git(client, "for-each-ref")
+    git(client, "fsck", "--strict")
+
+
+def test_cancel_mid_transfer_on_a_slow_link(slow_remote: SlowProxy, tmp_path: Path) -> None:
+    client = tmp_path / "client"
+    git(tmp_path, "init", "-q", "-b", "main", str(client))
+    git(client, "remote", "add", "origin", slow_remote.url("big.git"))
+    token = CancelToken()
+    seen: list[int] = []
+
+    def progress(current: int, total: int | None, message: str) -> None:
+        if total:
+            seen.append(current)
+        if len(seen) >= 3:
+            token.cancel()
+
+    with pytest.raises(CancelledError) as info:
+        fetch(client, progress=progress, cancel=token)
+    assert 0 < seen[-1] < 203
+    assert info.value.partial == f"{seen[-1]}/203 objects" or info.value.partial is not None
+    assert git(client, "for-each-ref") == ""
+    git(client, "fsck", "--strict")

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import click
 
 from ticketflow import __version__
+from ticketflow.cancel import CancelToken, ProgressCallback
 from ticketflow.config import (
     CONFIG_NAME,
     default_config_text,
@@ -663,6 +664,236 @@ def status_cmd(store: TicketStore, out: Output) -> None:
             "summary": summary,
         },
         text,
+    )
+
+
+# --- git sync ---------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def run_cancellable(
+    out: Output, title: str, work: Callable[[ProgressCallback, CancelToken], T]
+) -> T:
+    """Run ``work`` in a thread with a live progress display; Ctrl+C cancels it for real.
+
+    The main thread only waits and draws: on Ctrl+C it sets the cancel token, which the
+    transfer sees in its next libgit2 callback, and waits for the work to stop.
+    """
+    import threading
+
+    token = CancelToken()
+    box: dict[str, Any] = {}
+    done = threading.Event()
+    display = ProgressDisplay(out, title)
+
+    def target() -> None:
+        try:
+            box["result"] = work(display.update, token)
+        except BaseException as exc:  # re-raised in the main thread below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=target, name=f"ticketflow-{title}", daemon=True)
+    with display:
+        thread.start()
+        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave
+        # the thread looking finished on Python 3.11 while it still runs.
+        while not done.is_set():
+            try:
+                done.wait(0.1)
+            except KeyboardInterrupt:
+                token.cancel("interrupted")
+                display.update(0, None, "cancelling...")
+            display.refresh()
+        thread.join()
+        display.refresh(final=True)
+    if "error" in box:
+        raise box["error"]
+    return box["result"]  # type: ignore[no-any-return]
+
+
+class ProgressDisplay:
+    """A rich progress bar on a terminal, plain lines on a pipe, nothing in JSON mode."""
+
+    def __init__(self, out: Output, title: str) -> None:
+        import threading
+
+        self.title = title
+        self.enabled = not out.json
+        self.tty = self.enabled and sys.stderr.isatty()
+        self._lock = threading.Lock()
+        self._state: tuple[int, int | None, str] = (0, None, "")
+        self._printed = ""
+        self._printed_at = 0.0
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.tty:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]{task.fields[title]}"),
+                BarColumn(),
+                TextColumn("{task.fields[message]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(
+                self.title, total=None, title=self.title, message="starting"
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, current: int, total: int | None, message: str) -> None:
+        with self._lock:
+            self._state = (current, total, message)
+
+    def refresh(self, final: bool = False) -> None:
+        """Draw the latest state (main thread only); on a pipe, at most a line a second."""
+        import time
+
+        if not self.enabled:
+            return
+        with self._lock:
+            current, total, message = self._state
+        if self._progress is not None:
+            self._progress.update(self._task, completed=current, total=total, message=message)
+            return
+        now = time.monotonic()
+        if message and message != self._printed and (final or now - self._printed_at >= 1.0):
+            self._printed, self._printed_at = message, now
+            click.echo(f"{self.title}: {message}", err=True)
+
+
+def _strategy_option(func: F) -> F:
+    return click.option(
+        "--strategy",
+        type=click.Choice(["ours", "theirs"]),
+        default=None,
+        help="Settle ticket fields changed differently on both sides with our or their value.",
+    )(func)
+
+
+def _remote_option(func: F) -> F:
+    return click.option(
+        "--remote",
+        metavar="NAME",
+        default=None,
+        help="Remote to use (default: the branch's upstream, else origin).",
+    )(func)
+
+
+@cli.command("pull")
+@_remote_option
+@_strategy_option
+@command()
+def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str | None) -> None:
+    """Fetch and merge the remote's tickets into the current branch.
+
+    Tickets changed on both sides are merged field by field: priority here and
+    description there merge cleanly. A real conflict changes nothing and is
+    reported ticket by ticket (exit 3); --strategy ours|theirs settles it.
+    Uncommitted ticket edits are committed first ("Update tickets"); other
+    uncommitted changes are never touched. Ctrl+C cancels the transfer.
+    """
+    from ticketflow import gitrepo
+
+    result = run_cancellable(
+        out,
+        "pull",
+        lambda progress, cancel: gitrepo.pull(
+            store.root,
+            store.config,
+            remote_name=remote,
+            strategy=strategy,  # type: ignore[arg-type]
+            progress=progress,
+            cancel=cancel,
+        ),
+    )
+
+    def text() -> str:
+        lines = {
+            "up-to-date": "Already up to date.",
+            "fast-forward": "Fast-forwarded.",
+            "merged": "Merged.",
+        }[result.outcome]
+        out_lines = [f"{lines} ({result.fetch.received_objects} objects received)"]
+        if result.committed_local_edits:
+            out_lines.append("Committed your ticket edits first: Update tickets")
+        if result.merged_tickets:
+            out_lines.append("Merged field by field: " + ", ".join(result.merged_tickets))
+        tickets = [p for p in result.changed_paths if p.endswith(".md")]
+        if tickets:
+            out_lines.append(f"{len(tickets)} ticket files changed")
+        return "\n".join(out_lines) + "\n"
+
+    out.emit(result.to_json(), text)
+
+
+@cli.command("push")
+@_remote_option
+@command()
+def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
+    """Push the current branch to its upstream (default origin/<git.default_branch>).
+
+    If the remote has commits you don't have, nothing is pushed (exit 3):
+    run 'ticketflow pull' first, or 'ticketflow sync'.
+    """
+    from ticketflow import gitrepo
+
+    result = run_cancellable(
+        out,
+        "push",
+        lambda progress, cancel: gitrepo.push(
+            store.root, store.config, remote_name=remote, progress=progress, cancel=cancel
+        ),
+    )
+    out.emit(
+        result.to_json(),
+        f"Pushed {result.commit[:10]} to {result.remote}/{result.branch}\n",
+    )
+
+
+@cli.command("sync")
+@_remote_option
+@_strategy_option
+@command()
+def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str | None) -> None:
+    """Pull, then push: the one command to share your tickets with the team."""
+    from ticketflow import gitrepo
+
+    result = run_cancellable(
+        out,
+        "sync",
+        lambda progress, cancel: gitrepo.sync(
+            store.root,
+            store.config,
+            remote_name=remote,
+            strategy=strategy,  # type: ignore[arg-type]
+            progress=progress,
+            cancel=cancel,
+        ),
+    )
+    out.emit(
+        result.to_json(),
+        f"Pulled ({result.pull.outcome}), then pushed {result.push.commit[:10]} to "
+        f"{result.push.remote}/{result.push.branch}\n",
     )
 
 

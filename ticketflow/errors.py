@@ -177,7 +177,7 @@ class CancelledError(TicketflowError):
     kind = "cancelled"
 
     def __init__(self, message: str = "cancelled", partial: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(f"{message} after {partial}" if partial else message)
         self.partial = partial
 
     def details(self) -> dict[str, object]:
