@@ -46,6 +46,12 @@ def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFa
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.com")
+    # libgit2 reads $HOME once, when pygit2 is first imported: point it at this test's home
+    import pygit2
+    from pygit2.enums import ConfigLevel
+
+    for level in (ConfigLevel.GLOBAL, ConfigLevel.XDG, ConfigLevel.SYSTEM):
+        pygit2.settings.search_path[level] = str(home)
 
 
 def git(cwd: Path, *args: str) -> str:
