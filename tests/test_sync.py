@@ -401,8 +401,11 @@ def test_ctrl_c_cancels_a_pull_for_real(slow_remote: SlowProxy, tmp_path: Path) 
         text=True,
     )
     assert proc.stderr is not None
-    first = proc.stderr.readline()  # the transfer has started: progress is flowing
-    assert first.startswith("pull: "), first
+    while True:  # wait until objects are flowing (a line a second on a pipe)
+        line = proc.stderr.readline()
+        assert line.startswith("pull: "), line
+        if "receiving objects" in line:
+            break
     os.kill(proc.pid, signal.SIGINT)
     _, rest = proc.communicate(timeout=60)
     assert proc.returncode == 130, rest

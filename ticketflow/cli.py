@@ -475,25 +475,71 @@ def _transition_output(out: Output, verb: str, ticket: Ticket, extra: str = "") 
 
 @cli.command("start")
 @click.argument("ticket_id", metavar="ID")
+@click.option(
+    "--no-branch",
+    is_flag=True,
+    help="Do not create the ticket's branch or worktree (git.branch_on_start: false does "
+    "this always).",
+)
 @no_commit_option
 @command()
-def start_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -> None:
+def start_cmd(
+    store: TicketStore, out: Output, ticket_id: str, no_branch: bool, no_commit: bool
+) -> None:
     """Start work: set started_at, move the file to doing, commit "Start ticket: <ID>".
 
-    The ticket also becomes the current ticket (the current-ticket.md link),
-    which a bare 'ticketflow close' closes.
+    As the Go tool does, the ticket gets a branch named after its id. With
+    worktree.enabled the start is committed on the current branch and a
+    worktree is added under worktree.base_dir on the new branch, where
+    worktree.init_commands run; otherwise the branch is checked out here
+    first. The ticket becomes the current ticket (current-ticket.md), which
+    a bare 'ticketflow close' closes.
     """
-    ticket = store.start(ticket_id, commit=_commit_flag(no_commit))
-    _transition_output(out, "Started", ticket)
+    ticket, workspace = store.start_ticket(
+        ticket_id, commit=_commit_flag(no_commit), workspace=False if no_branch else None
+    )
+    for run in workspace.commands if workspace else ():
+        if not run.ok:
+            click.echo(
+                f"Warning: init command {run.command!r} failed"
+                f" ({run.returncode if run.returncode is not None else 'not run'}): "
+                f"{run.output.splitlines()[-1] if run.output else ''}",
+                err=True,
+            )
+    extra = ""
+    if workspace is not None:
+        extra += f"  Branch: {workspace.branch}\n"
+        if workspace.worktree is not None:
+            extra += f"  Worktree: {workspace.worktree}\n  Next: cd {workspace.worktree}\n"
+    out.emit(
+        {
+            "ticket_id": ticket.id,
+            "status": ticket.status.value,
+            "ticket": ticket_json(ticket),
+            **(workspace.to_json() if workspace else {"branch": None, "worktree_path": None}),
+        },
+        f"Started ticket: {ticket.id}\n  Status: {ticket.status.value}\n  File: {ticket.path}\n"
+        + extra,
+    )
 
 
 @cli.command("close")
 @click.argument("ticket_id", metavar="[ID]", required=False)
 @click.option("--reason", "-r", default=None, help="Why; appended as a Closure Note.")
+@click.option(
+    "--cleanup",
+    is_flag=True,
+    help="Then remove the ticket's worktree (if clean) and branch (if merged).",
+)
 @no_commit_option
 @command()
 def close_cmd(
-    store: TicketStore, out: Output, ticket_id: str | None, reason: str | None, no_commit: bool
+    store: TicketStore,
+    out: Output,
+    ticket_id: str | None,
+    reason: str | None,
+    cleanup: bool,
+    no_commit: bool,
 ) -> None:
     """Close a ticket: set closed_at, move it to done, commit "Close ticket: <ID>".
 
@@ -507,6 +553,14 @@ def close_cmd(
             hint="name one: ticketflow close <ID> (see 'ticketflow list --status doing')",
         )
     ticket = store.close(ref, reason=reason, commit=_commit_flag(no_commit))
+    cleaned = None
+    hint = ""
+    if cleanup:
+        from ticketflow.workspace import cleanup as clean_workspace
+
+        cleaned = clean_workspace(store.root, store.config, ticket.id)
+    elif _has_workspace(store, ticket.id):
+        hint = f"  Its branch/worktree remain: ticketflow cleanup {ticket.id}\n"
     out.emit(
         {
             "success": True,
@@ -515,10 +569,42 @@ def close_cmd(
             "closed_at": _json_time(ticket.closed_at),
             "close_reason": ticket.closure_reason,
             "ticket": ticket_json(ticket),
+            "cleanup": cleaned.to_json() if cleaned else None,
         },
         f"Closed ticket: {ticket.id}\n"
-        + (f"  Reason: {ticket.closure_reason}\n" if ticket.closure_reason else ""),
+        + (f"  Reason: {ticket.closure_reason}\n" if ticket.closure_reason else "")
+        + (_cleanup_text(cleaned) if cleaned else hint),
     )
+
+
+def _has_workspace(store: TicketStore, ticket_id: str) -> bool:
+    """Cheap check without libgit2: a branch ref file or a worktree folder named after it."""
+    from ticketflow.workspace import worktree_path
+
+    heads = git_dir(store.root) / "refs" / "heads" / ticket_id
+    return heads.exists() or worktree_path(store.root, store.config, ticket_id).exists()
+
+
+def _cleanup_text(cleaned: Any) -> str:
+    lines = []
+    if cleaned.worktree_removed:
+        lines.append(f"  Removed worktree {cleaned.worktree_removed}")
+    if cleaned.branch_deleted:
+        lines.append(f"  Deleted branch {cleaned.branch_deleted}")
+    lines += [f"  Kept {what}" for what in cleaned.kept]
+    return "\n".join(lines) + "\n" if lines else "  Nothing to clean up\n"
+
+
+@cli.command("cleanup")
+@click.argument("ticket_id", metavar="ID")
+@command()
+def cleanup_cmd(store: TicketStore, out: Output, ticket_id: str) -> None:
+    """Remove a ticket's worktree (if it has no uncommitted work) and branch (if merged)."""
+    from ticketflow.workspace import cleanup as clean_workspace
+
+    tid = store.resolve(ticket_id).id
+    cleaned = clean_workspace(store.root, store.config, tid)
+    out.emit({"ticket_id": tid, **cleaned.to_json()}, _cleanup_text(cleaned))
 
 
 @cli.command("reopen")

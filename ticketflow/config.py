@@ -2,7 +2,7 @@
 
 The file is shared with the Go tool, so reading is lenient (unknown keys are kept in ``raw``
 and never an error) while known keys are type-checked with a clear message. Our additions
-live under keys the Go tool ignores (``git.auto_commit``).
+live under keys the Go tool ignores (``git.auto_commit``, ``git.branch_on_start``).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class Config:
     git_timeout: int = 30
     init_commands_timeout: int = 60
     auto_commit: bool = True
+    branch_on_start: bool = True
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def status_dirs(self) -> dict[str, str]:
@@ -140,6 +141,9 @@ def parse_config(data: Any, path: Path) -> Config:
             git, "default_branch", str, d.default_branch, "git.default_branch", path
         ),
         auto_commit=_get(git, "auto_commit", bool, d.auto_commit, "git.auto_commit", path),
+        branch_on_start=_get(
+            git, "branch_on_start", bool, d.branch_on_start, "git.branch_on_start", path
+        ),
         worktree_enabled=_get(wt, "enabled", bool, d.worktree_enabled, "worktree.enabled", path),
         worktree_base_dir=_get(wt, "base_dir", str, d.worktree_base_dir, "worktree.base_dir", path),
         init_commands=tuple(commands),

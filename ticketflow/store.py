@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ticketflow.config import (
     CONFIG_NAME,
@@ -42,6 +43,9 @@ from ticketflow.model import (
     validate_priority,
     validate_slug,
 )
+
+if TYPE_CHECKING:
+    from ticketflow.workspace import Workspace
 
 Clock = Callable[[], datetime]
 CURRENT_LINK = "current-ticket.md"
@@ -280,21 +284,49 @@ class TicketStore:
         change: Callable[[Ticket, datetime], Ticket],
         message: Callable[[Ticket], str],
         commit: bool | None,
+        before_write: Callable[[Ticket], None] | None = None,
     ) -> Ticket:
         with self.lock():
-            tf = self.resolve(ref)
-            ticket = self.read_file(tf)
-            updated = change(ticket, self.clock())
-            stored = self._write(updated, tf.path)
-            assert stored.path is not None
-            changes = [(stored.path, False)]
-            old_rel = self.relpath(tf.path)
-            if old_rel != stored.path:
-                changes.append((old_rel, True))
-            self._commit(message(stored), changes, commit)
-            return stored
+            return self._transition_locked(ref, change, message, commit, before_write)
+
+    def _transition_locked(
+        self,
+        ref: str,
+        change: Callable[[Ticket, datetime], Ticket],
+        message: Callable[[Ticket], str],
+        commit: bool | None,
+        before_write: Callable[[Ticket], None] | None = None,
+    ) -> Ticket:
+        tf = self.resolve(ref)
+        ticket = self.read_file(tf)
+        updated = change(ticket, self.clock())
+        if before_write is not None:
+            before_write(updated)
+        stored = self._write(updated, tf.path)
+        assert stored.path is not None
+        changes = [(stored.path, False)]
+        old_rel = self.relpath(tf.path)
+        if old_rel != stored.path:
+            changes.append((old_rel, True))
+        self._commit(message(stored), changes, commit)
+        return stored
 
     def start(self, ref: str, *, commit: bool | None = None) -> Ticket:
+        """Start a ticket without touching branches (see ``start_ticket``)."""
+        return self.start_ticket(ref, commit=commit, workspace=False)[0]
+
+    def start_ticket(
+        self, ref: str, *, commit: bool | None = None, workspace: bool | None = None
+    ) -> tuple[Ticket, Workspace | None]:
+        """Start a ticket and, as the Go tool does, give it its branch (and worktree).
+
+        ``workspace`` None follows ``git.branch_on_start``. Without worktrees the branch is
+        checked out before the start is committed, so the commit lands on it; with worktrees
+        the start is committed here and the worktree is added on a new branch afterwards.
+        """
+        use_workspace = self.config.branch_on_start if workspace is None else workspace
+        worktrees = use_workspace and self.config.worktree_enabled
+
         def change(t: Ticket, now: datetime) -> Ticket:
             if t.status is Status.DOING:
                 raise InvalidTransitionError(
@@ -306,9 +338,35 @@ class TicketStore:
                 )
             return t.with_changes(started_at=now)
 
-        started = self._transition(ref, change, lambda t: f"Start ticket: {t.id}", commit)
-        self._set_current(started)
-        return started
+        def before_write(t: Ticket) -> None:
+            if use_workspace and not worktrees:
+                from ticketflow.workspace import checkout_new_branch
+
+                checkout_new_branch(self.root, t.id)
+
+        with self.lock():
+            started = self._transition_locked(
+                ref, change, lambda t: f"Start ticket: {t.id}", commit, before_write
+            )
+            self._set_current(started)
+            if not use_workspace:
+                return started, None
+            from ticketflow.workspace import (
+                Workspace,
+                add_worktree,
+                link_current,
+                run_init_commands,
+            )
+
+            if not worktrees:
+                return started, Workspace(branch=started.id, worktree=None)
+            path = add_worktree(self.root, self.config, started.id)
+            assert started.path is not None
+            link_current(path, started.path)
+            runs = run_init_commands(
+                path, self.config.init_commands, self.config.init_commands_timeout
+            )
+            return started, Workspace(branch=started.id, worktree=path, commands=runs)
 
     def close(self, ref: str, *, reason: str | None = None, commit: bool | None = None) -> Ticket:
         reason = (reason or "").strip() or None

@@ -1,0 +1,97 @@
+"""start's branch and worktree (as the Go tool does), and cleanup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import Cli, git
+
+
+def configure(repo: Path, *, worktrees: bool, commands: list[str] | None = None) -> None:
+    cfg = repo / ".ticketflow.yaml"
+    text = cfg.read_text().replace("enabled: true", f"enabled: {str(worktrees).lower()}")
+    if commands is not None:
+        listed = "".join(f'\n        - "{c}"' for c in commands) if commands else " []"
+        text = text.replace("init_commands:\n        - git fetch origin", "init_commands:" + listed)
+    cfg.write_text(text)
+    git(repo, "commit", "-q", "--allow-empty", "-am", "config")
+
+
+def test_start_with_worktree(repo: Path, run: Cli) -> None:
+    configure(repo, worktrees=True, commands=["git status --short", "false", "no-such-cmd-xyz"])
+    tid = json.loads(run(repo, "new", "wt", "-o", "json").stdout)["ticket"]["id"]
+    r = run(repo, "start", tid, "-o", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    worktree = Path(data["worktree_path"])
+    assert worktree == (repo.parent / ".worktrees" / tid).resolve()
+    assert data["branch"] == tid
+    assert [c["returncode"] for c in data["init_commands"]] == [0, 1, None]
+    assert "Warning: init command 'false' failed" in r.stderr
+    # the start is committed on main; the worktree is on the ticket's branch
+    assert git(repo, "log", "-1", "--format=%s", "main").strip() == f"Start ticket: {tid}"
+    assert git(worktree, "rev-parse", "--abbrev-ref", "HEAD").strip() == tid
+    assert (worktree / "current-ticket.md").resolve() == (worktree / f"tickets/doing/{tid}.md")
+    assert (worktree / f"tickets/doing/{tid}.md").exists()
+    # from inside the worktree, ticketflow sees the worktree's tickets and current ticket
+    inside = run(worktree, "status", "-o", "json")
+    assert inside.exit_code == 0, inside.output
+    status = json.loads(inside.stdout)
+    assert status["current_branch"] == tid
+    assert status["current_ticket"]["id"] == tid
+
+    closed = run(worktree, "close", "--reason", "done here", "--cleanup")
+    assert closed.exit_code == 0, closed.output
+    assert f"Removed worktree {worktree}" in closed.stdout or "Kept worktree" in closed.stdout
+
+
+def test_close_offers_cleanup_and_cleanup_keeps_unsafe_things(repo: Path, run: Cli) -> None:
+    configure(repo, worktrees=True, commands=[])
+    tid = json.loads(run(repo, "new", "wt", "-o", "json").stdout)["ticket"]["id"]
+    worktree = Path(json.loads(run(repo, "start", tid, "-o", "json").stdout)["worktree_path"])
+    (worktree / "scratch.txt").write_text("unsaved work\n")
+    closed = run(repo, "close", tid, "--reason", "moved on")
+    assert f"Its branch/worktree remain: ticketflow cleanup {tid}" in closed.stdout
+    kept = json.loads(run(repo, "cleanup", tid, "-o", "json").stdout)
+    assert kept["worktree_removed"] is None
+    assert any("uncommitted changes" in k for k in kept["kept"])
+    assert (worktree / "scratch.txt").exists()
+    (worktree / "scratch.txt").unlink()
+    done = json.loads(run(repo, "cleanup", tid, "-o", "json").stdout)
+    assert done["worktree_removed"] == str(worktree)
+    assert not worktree.exists()
+    assert done["branch_deleted"] == tid  # it was at main's commit: merged
+    assert tid not in git(repo, "branch", "--list")
+    assert git(repo, "worktree", "list").count("\n") == 1
+
+
+def test_start_without_worktrees_checks_out_the_branch(repo: Path, run: Cli) -> None:
+    configure(repo, worktrees=False)
+    tid = json.loads(run(repo, "new", "br", "-o", "json").stdout)["ticket"]["id"]
+    main_before = git(repo, "rev-parse", "main").strip()
+    r = run(repo, "start", tid)
+    assert r.exit_code == 0, r.output
+    assert f"Branch: {tid}" in r.stdout
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == tid
+    assert git(repo, "log", "-1", "--format=%s").strip() == f"Start ticket: {tid}"
+    assert git(repo, "rev-parse", "main").strip() == main_before  # main did not move
+
+
+def test_no_branch_flag_and_config(repo: Path, run: Cli) -> None:
+    configure(repo, worktrees=True)
+    tid = json.loads(run(repo, "new", "nb", "-o", "json").stdout)["ticket"]["id"]
+    data = json.loads(run(repo, "start", tid, "--no-branch", "-o", "json").stdout)
+    assert data["branch"] is None and data["worktree_path"] is None
+    assert git(repo, "branch", "--list").split() == ["*", "main"]
+    assert not (repo.parent / ".worktrees").exists()
+
+
+def test_invalid_start_does_not_switch_branches(repo: Path, run: Cli) -> None:
+    configure(repo, worktrees=False)
+    tid = json.loads(run(repo, "new", "x", "-o", "json").stdout)["ticket"]["id"]
+    run(repo, "close", tid, "--reason", "dup")
+    r = run(repo, "start", tid)
+    assert r.exit_code == 7
+    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert git(repo, "branch", "--list").split() == ["*", "main"]

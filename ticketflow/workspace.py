@@ -1,0 +1,196 @@
+"""A ticket's workspace: its git branch and, with ``worktree.enabled``, its worktree.
+
+As in the Go tool: starting a ticket gives it a branch named after its id. With worktrees
+enabled the start is committed on the current branch, then a worktree is added under
+``worktree.base_dir`` on a new branch ``<ID>``, the ``init_commands`` run there (no shell,
+bounded by ``timeouts.init_commands``; a failure is reported, never fatal) and the worktree
+gets its own ``current-ticket.md``. Without worktrees the branch is created and checked out
+before the start is committed, so the start lands on the ticket's branch. Our own config key
+``git.branch_on_start: false`` turns branches off altogether.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pygit2
+
+from ticketflow.config import Config
+from ticketflow.errors import GitError
+from ticketflow.gitrepo import open_repo
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    """One init command's outcome (its output is kept short for display)."""
+
+    command: str
+    returncode: int | None
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def to_json(self) -> dict[str, object]:
+        return {"command": self.command, "returncode": self.returncode, "output": self.output}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    branch: str | None
+    worktree: Path | None
+    commands: tuple[CommandRun, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "branch": self.branch,
+            "worktree_path": str(self.worktree) if self.worktree else None,
+            "init_commands": [c.to_json() for c in self.commands],
+        }
+
+
+def worktree_path(root: Path, config: Config, ticket_id: str) -> Path:
+    base = Path(config.worktree_base_dir).expanduser()
+    return (base if base.is_absolute() else (root / base)).resolve() / ticket_id
+
+
+def checkout_new_branch(root: Path, name: str) -> str:
+    """Create ``name`` at HEAD (or reuse it) and make it the current branch.
+
+    The branch points at the commit HEAD is on, so the work tree does not change and
+    uncommitted work is carried along, as ``git checkout -b`` does.
+    """
+    repo = open_repo(root)
+    if repo.head_is_unborn:
+        raise GitError("the repository has no commit yet", hint="commit something first")
+    ref = f"refs/heads/{name}"
+    if ref not in repo.references:
+        repo.branches.local.create(name, repo.head.peel(pygit2.Commit))
+    elif repo.references[ref].target != repo.head.target:
+        raise GitError(
+            f"branch {name} already exists at another commit",
+            hint=f"switch to it (git switch {name}) or delete it, then start again",
+        )
+    repo.set_head(ref)
+    return name
+
+
+def add_worktree(root: Path, config: Config, ticket_id: str) -> Path:
+    """A worktree for the ticket on branch ``<ID>`` at the current HEAD (reused if present)."""
+    repo = open_repo(root)
+    path = worktree_path(root, config, ticket_id)
+    if ticket_id in repo.list_worktrees() and path.exists():
+        return path
+    branch = repo.branches.local.get(ticket_id)
+    if branch is None:
+        branch = repo.branches.local.create(ticket_id, repo.head.peel(pygit2.Commit))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        repo.add_worktree(ticket_id, str(path), branch)
+    except (pygit2.GitError, ValueError) as exc:
+        raise GitError(
+            f"cannot add a worktree at {path}: {exc}",
+            hint="see 'git worktree list'; remove a stale one with 'git worktree prune'",
+        ) from None
+    return path
+
+
+def run_init_commands(
+    where: Path, commands: tuple[str, ...], timeout: int
+) -> tuple[CommandRun, ...]:
+    """Run each command in ``where`` (split like a shell, but no shell); never raises."""
+    runs = []
+    for command in commands:
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            runs.append(CommandRun(command, None, f"cannot parse: {exc}"))
+            continue
+        if not argv:
+            continue
+        try:
+            proc = subprocess.run(
+                argv,
+                cwd=where,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+            output = (proc.stdout + proc.stderr).strip()
+            runs.append(CommandRun(command, proc.returncode, output[-500:]))
+        except subprocess.TimeoutExpired:
+            runs.append(CommandRun(command, None, f"timed out after {timeout} s"))
+        except OSError as exc:
+            runs.append(CommandRun(command, None, exc.strerror or str(exc)))
+    return tuple(runs)
+
+
+def link_current(worktree: Path, ticket_rel: str) -> None:
+    link = worktree / "current-ticket.md"
+    try:
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(ticket_rel, link)
+    except OSError:
+        pass  # no symlinks here: the worktree still works
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    worktree_removed: Path | None
+    branch_deleted: str | None
+    kept: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "worktree_removed": str(self.worktree_removed) if self.worktree_removed else None,
+            "branch_deleted": self.branch_deleted,
+            "kept": list(self.kept),
+        }
+
+
+def cleanup(root: Path, config: Config, ticket_id: str) -> Cleanup:
+    """Remove the ticket's worktree (only if it has no uncommitted work) and its branch
+    (only if merged into the default branch); say what was kept and why."""
+    repo = open_repo(root)
+    kept: list[str] = []
+    removed: Path | None = None
+    if ticket_id in repo.list_worktrees():
+        worktree = repo.lookup_worktree(ticket_id)
+        path = Path(worktree.path)
+        dirty = False
+        if path.exists():
+            status = pygit2.Repository(str(path)).status()
+            dirty = any(
+                flags != pygit2.enums.FileStatus.IGNORED and name != "current-ticket.md"
+                for name, flags in status.items()
+            )
+        if dirty:
+            kept.append(f"worktree {path}: it has uncommitted changes")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+            worktree.prune(True)
+            removed = path
+    deleted: str | None = None
+    branch = repo.branches.local.get(ticket_id)
+    if branch is not None:
+        default = repo.branches.local.get(config.default_branch)
+        merged = default is not None and (
+            branch.target == default.target or repo.descendant_of(default.target, branch.target)
+        )
+        if branch.is_checked_out():
+            kept.append(f"branch {ticket_id}: it is checked out")
+        elif not merged:
+            kept.append(f"branch {ticket_id}: not merged into {config.default_branch}")
+        else:
+            branch.delete()
+            deleted = ticket_id
+    return Cleanup(removed, deleted, tuple(kept))
