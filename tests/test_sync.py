@@ -434,3 +434,22 @@ def test_cancel_mid_transfer_on_a_slow_link(slow_remote: SlowProxy, tmp_path: Pa
     assert info.value.partial == f"{seen[-1]}/203 objects" or info.value.partial is not None
     assert git(client, "for-each-ref") == ""
     git(client, "fsck", "--strict")
+
+
+@pytest.mark.parametrize("form", ["path", "file"])
+def test_local_path_and_file_url_transports(tmp_path: Path, form: str) -> None:
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    seed = tmp_path / "seed"
+    git(tmp_path, "clone", "-q", str(origin), str(seed))
+    (seed / CONFIG_NAME).write_text(default_config_text())
+    git(seed, "add", CONFIG_NAME)
+    git(seed, "commit", "-q", "-m", "init")
+    git(seed, "push", "-q", "origin", "main")
+    url = str(origin) if form == "path" else origin.as_uri()
+    mine = clone(url, tmp_path / "mine")
+    store = TicketStore.open(mine)
+    store.create("local")
+    assert push(mine, store.config).commit == git(origin, "rev-parse", "main").strip()
+    git(seed, "pull", "-q", "origin", "main")
+    assert len(list((seed / "tickets/todo").glob("*.md"))) == 1
