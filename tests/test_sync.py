@@ -453,3 +453,19 @@ def test_local_path_and_file_url_transports(tmp_path: Path, form: str) -> None:
     assert push(mine, store.config).commit == git(origin, "rev-parse", "main").strip()
     git(seed, "pull", "-q", "origin", "main")
     assert len(list((seed / "tickets/todo").glob("*.md"))) == 1
+
+
+def test_unrelated_histories_are_refused(git_daemon: GitDaemon, tmp_path: Path) -> None:
+    make_big_bare(git_daemon.base / "other.git", files=3, size=10)
+    client = tmp_path / "client"
+    git(tmp_path, "init", "-q", "-b", "main", str(client))
+    (client / CONFIG_NAME).write_text(default_config_text())
+    git(client, "add", CONFIG_NAME)
+    git(client, "commit", "-q", "-m", "init")
+    git(client, "remote", "add", "origin", git_daemon.url("other.git"))
+    before = snapshot(client)
+    with pytest.raises(TicketflowError, match="shares no history") as info:
+        pull(client, TicketStore.open(client).config)
+    assert "--allow-unrelated-histories" in (info.value.hint or "")
+    assert info.value.exit_code == 3
+    assert snapshot(client) == before

@@ -709,6 +709,12 @@ def pull(
         return PullResult("up-to-date", fetched, str(repo.head.target), committed, (), ())
 
     base_id = repo.merge_base(head_commit.id, theirs.id)
+    if base_id is None:
+        raise ConflictError(
+            f"{remote}/{remote_branch} shares no history with {branch}; nothing was changed",
+            hint="if that is expected, merge once with git: "
+            f"git pull --allow-unrelated-histories {remote} {remote_branch}",
+        )
     if base_id == head_commit.id and not dirty_tickets:
         changed = _changed_paths(repo, head_commit.tree, theirs.tree)
         _refuse_overwrite(changed, other_dirty)
@@ -734,10 +740,8 @@ def pull(
             ours_index.add(pygit2.IndexEntry(path, repo.create_blob(data), FileMode.BLOB))
     ours_tree = repo[ours_index.write_tree(repo)]
     assert isinstance(ours_tree, pygit2.Tree)
-    base_tree = repo[base_id].peel(pygit2.Tree) if base_id is not None else None
-    empty = repo[repo.TreeBuilder().write()]
-    assert isinstance(empty, pygit2.Tree)
-    merged_index = repo.merge_trees(base_tree or empty, ours_tree, theirs.tree)
+    base_tree = repo[base_id].peel(pygit2.Tree)
+    merged_index = repo.merge_trees(base_tree, ours_tree, theirs.tree)
 
     outside = sorted(
         {
