@@ -766,6 +766,7 @@ def run_cancellable(
     The main thread only waits and draws: on Ctrl+C it sets the cancel token, which the
     transfer sees in its next libgit2 callback, and waits for the work to stop.
     """
+    import signal
     import threading
 
     token = CancelToken()
@@ -782,19 +783,31 @@ def run_cancellable(
             done.set()
 
     thread = threading.Thread(target=target, name=f"ticketflow-{title}", daemon=True)
-    with display:
-        thread.start()
-        # Wait on an Event, not Thread.join: a KeyboardInterrupt inside join() can leave
-        # the thread looking finished on Python 3.11 while it still runs.
-        while not done.is_set():
-            try:
-                done.wait(0.1)
-            except KeyboardInterrupt:
-                token.cancel("interrupted")
-                display.update(0, None, "cancelling...")
-            display.refresh()
-        thread.join()
-        display.refresh(final=True)
+    interrupts = 0
+
+    def on_sigint(signum: int, frame: object) -> None:
+        # The first Ctrl+C only sets the token (the transfer stops at its next callback and
+        # we wait for it); a second one gives up waiting.
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            raise KeyboardInterrupt
+        token.cancel("interrupted")
+        display.update(0, None, "cancelling... (Ctrl+C again to quit at once)")
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with display:
+            thread.start()
+            while not done.wait(0.1):
+                display.refresh()
+            thread.join()
+            display.refresh(final=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     if "error" in box:
         raise box["error"]
     return box["result"]  # type: ignore[no-any-return]
@@ -809,7 +822,7 @@ class ProgressDisplay:
         self.title = title
         self.enabled = not out.json
         self.tty = self.enabled and sys.stderr.isatty()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the SIGINT handler may update mid-refresh
         self._state: tuple[int, int | None, str] = (0, None, "")
         self._printed = ""
         self._printed_at = 0.0
