@@ -11,8 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shlex
-import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -38,8 +36,7 @@ from ticketflow.errors import (
     TicketflowError,
     UsageError,
 )
-from ticketflow.fileformat import parse_ticket
-from ticketflow.fsutil import atomic_write, ensure_dir
+from ticketflow.fsutil import atomic_write
 from ticketflow.model import Status, Ticket, format_time
 from ticketflow.store import TicketStore
 
@@ -621,11 +618,6 @@ def reopen_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool)
     _transition_output(out, "Reopened", ticket)
 
 
-def _editor_command() -> list[str]:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    return shlex.split(editor)
-
-
 def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
@@ -642,59 +634,26 @@ def edit_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -
     the broken copy is kept and its path printed). Changing closed_at or
     started_at moves the file to the matching folder.
     """
-    tf = store.resolve(ticket_id)
-    original = tf.path.read_bytes()
-    # one copy per edit session, never reused: an earlier rejected edit stays where the
-    # hint said it was
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    work = git_dir(store.root) / "ticketflow" / "edit" / f"{tf.id}.{stamp}-{os.getpid()}.md"
-    ensure_dir(work.parent)
-    work.write_bytes(original)
-    rel = store.relpath(tf.path)
+    from ticketflow import editing
+
+    session = editing.begin_edit(store, ticket_id)
     while True:
-        cmd = [*_editor_command(), str(work)]
+        editing.run_editor(session)
         try:
-            result = subprocess.run(cmd, check=False)
-        except OSError as exc:
-            raise EditorError(
-                f"cannot run the editor {cmd[0]!r}: {exc.strerror or exc}",
-                hint="set $EDITOR, for example: export EDITOR=nano",
-            ) from None
-        if result.returncode != 0:
-            raise EditorError(
-                f"the editor exited with status {result.returncode}; the ticket is unchanged",
-                hint=f"your edit (if any) is kept in {work}",
-            )
-        edited = work.read_bytes()
-        if edited == original:
-            work.unlink()
-            out.emit({"ticket_id": tf.id, "changed": False}, "No changes\n")
-            return
-        try:
-            text = edited.decode("utf-8")
-            parse_ticket(text, path=rel, ticket_id=tf.id)
+            text = editing.check_edit(session)
             break
-        except UnicodeDecodeError:
-            problem: TicketflowError = MalformedTicketError(rel, None, "not valid UTF-8 text")
-        except MalformedTicketError as exc:
-            problem = exc
-        if not out.json and _interactive():
-            click.echo(f"Error: {problem.message}", err=True)
-            if click.confirm("Edit again? (no discards your changes)", default=True):
-                continue
-            work.unlink()
-            raise EditorError("edit discarded; the ticket is unchanged")
-        raise EditorError(
-            f"the edited ticket is not valid, so it was not saved: {problem.message}",
-            hint=f"your edit is kept in {work}; fix it there and copy it over {rel}",
-        )
-    if tf.path.read_bytes() != original:
-        raise EditorError(
-            f"{rel} changed on disk while you were editing; your edit was not applied",
-            hint=f"your edit is kept in {work}; merge it by hand",
-        )
-    ticket = store.replace_text(tf, text, commit=_commit_flag(no_commit))
-    work.unlink()
+        except MalformedTicketError as problem:
+            if not out.json and _interactive():
+                click.echo(f"Error: {problem.message}", err=True)
+                if click.confirm("Edit again? (no discards your changes)", default=True):
+                    continue
+                session.work.unlink()
+                raise EditorError("edit discarded; the ticket is unchanged") from None
+            raise editing.rejected(session, problem) from None
+    ticket = editing.finish_edit(store, session, text, commit=_commit_flag(no_commit))
+    if ticket is None:
+        out.emit({"ticket_id": session.ticket_file.id, "changed": False}, "No changes\n")
+        return
     out.emit(
         {"ticket_id": ticket.id, "changed": True, "ticket": ticket_json(ticket)},
         f"Updated ticket: {ticket.id}\n",
