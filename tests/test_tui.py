@@ -1,33 +1,205 @@
-"""The (minimal, until the TUI issue lands) Textual app, driven by keys."""
+"""The TUI driven by keys (Textual pilot), asserting on state."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from textual.widgets import DataTable
+import pytest
+from conftest import git
+from textual.widgets import Input, Tabs
 
+from ticketflow.model import Status
 from ticketflow.store import TicketStore
-from ticketflow.tui.app import create_app
+from ticketflow.tui.app import TicketflowApp, create_app
+from ticketflow.tui.screens.forms import CloseTicketScreen, NewTicketScreen
+from ticketflow.tui.screens.info import BoardScreen, DetailScreen, HelpScreen
+from ticketflow.tui.widgets.detail import DetailPane
+from ticketflow.tui.widgets.ticket_list import TicketList
+
+SIZE = (120, 34)
 
 
-async def test_lists_tickets_and_reloads(store: TicketStore, repo: Path) -> None:
-    a = store.create("alpha", priority=1, description="first")
-    store.create("beta", parent="alpha")
-    app = create_app(store)
-    async with app.run_test(size=(120, 30)) as pilot:
-        table = app.query_one(DataTable)
-        assert table.row_count == 2
-        assert table.get_row_at(0)[:4] == [a.id, "todo", "1", "first"]
-        assert table.get_row_at(1)[4] == a.id  # parent column
+@pytest.fixture
+def filled(store: TicketStore) -> TicketStore:
+    store.create("alpha", priority=1, description="first thing")
+    store.create("beta", description="second thing", parent="alpha")
+    store.create("gamma", priority=3, description="unrelated")
+    store.start("beta")
+    return store
+
+
+async def settle(app: TicketflowApp, pilot: object) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+def ids(app: TicketflowApp) -> list[str]:
+    return [t.slug for t in app.main.query_one(TicketList).tickets]
+
+
+async def test_list_tabs_and_detail(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert ids(app) == ["alpha", "beta", "gamma"]
+        detail = app.main.query_one(DetailPane)
+        assert detail.ticket is not None and detail.ticket.slug == "alpha"
         await pilot.press("j")
-        assert table.cursor_row == 1
-        await pilot.press("k")
-        assert table.cursor_row == 0
-        store.create("gamma")
-        (repo / "tickets/todo/250101-000000-bad.md").write_text("no frontmatter\n")
-        await pilot.press("r")
-        assert table.row_count == 3
-        assert "250101-000000-bad.md:1" in str(app.query_one("#problems").render())
-        assert "3 tickets" in app.sub_title
+        assert detail.ticket is not None and detail.ticket.slug == "beta"
+        await pilot.press("G")
+        assert app.main.query_one(TicketList).cursor == 2
+        await pilot.press("g")
+        assert app.main.query_one(TicketList).cursor == 0
+        await pilot.press("2")
+        assert ids(app) == ["beta"]
+        await pilot.press("1")
+        assert ids(app) == ["alpha", "gamma"]
+        await pilot.press("tab")
+        assert app.main.tab == "doing"
+        await pilot.press("shift+tab", "shift+tab")
+        assert app.main.tab == "all"
+        assert str(app.main.query_one(Tabs).query_one("#tab-todo").label) == "Todo 2"
+        await pilot.press("a", "enter")
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape")
+        assert app.screen is app.main
+
+
+async def test_search_filters_and_escape_clears(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        assert app.main.query_one("#search", Input).has_focus
+        await pilot.press(*"thing")
+        assert ids(app) == ["alpha", "beta"]
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace")
+        await pilot.press(*"sec")
+        assert ids(app) == ["beta"]
+        await pilot.press("enter")
+        assert app.main.query_one(TicketList).has_focus
+        await pilot.press("escape")
+        assert ids(app) == ["alpha", "beta", "gamma"]
+        assert not app.main.query_one("#search", Input).display
+
+
+async def test_new_ticket_form_validates_as_you_type(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, NewTicketScreen)
+        await pilot.press(*"Bad Slug")
+        assert "invalid slug" in str(form.query_one("#problem").render())
+        assert form.query_one("#create").disabled
+        form.query_one("#slug", Input).value = ""
+        await pilot.click("#slug")
+        await pilot.press(*"delta")
+        await pilot.pause()
+        assert not form.query_one("#create").disabled
+        form.query_one("#parent", Input).value = "nope"
+        await pilot.pause()
+        assert "parent: no ticket matches" in str(form.query_one("#problem").render())
+        form.query_one("#parent", Input).value = "alpha"
+        form.query_one("#description", Input).value = "from the form"
+        await pilot.pause()
+        await pilot.click("#create")
+        await settle(app, pilot)
+        assert app.screen is app.main
+        created = filled.get("delta")
+        assert created.description == "from the form"
+        assert created.parent is not None and created.parent.endswith("alpha")
+        assert "delta" in ids(app)
+
+
+async def test_start_close_reopen(filled: TicketStore, repo: Path) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("G")  # gamma, todo
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert filled.get("gamma").status is Status.DOING
+        await pilot.press("c")
+        dialog = app.screen
+        assert isinstance(dialog, CloseTicketScreen)
+        await pilot.press(*"done now", "enter")
+        await settle(app, pilot)
+        closed = filled.get("gamma")
+        assert closed.status is Status.DONE and closed.closure_reason == "done now"
+        await pilot.press("o")
+        await settle(app, pilot)
+        assert filled.get("gamma").status is Status.DOING
+        assert "Reopen ticket:" in git(repo, "log", "-1", "--format=%s")
+
+
+async def test_closing_a_todo_ticket_needs_a_reason(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")  # alpha is todo
+        dialog = app.screen
+        assert isinstance(dialog, CloseTicketScreen) and dialog.reason_required
+        await pilot.press("enter")
+        assert "a reason is required" in str(dialog.query_one("#problem").render())
+        await pilot.press("escape")
+        assert app.screen is app.main
+        assert filled.get("alpha").status is Status.TODO
+
+
+async def test_errors_become_notifications(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "s")  # beta is already started
+        await settle(app, pilot)
+        assert any("already started" in n.message for n in app._notifications)
+
+
+async def test_board_and_help(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        columns = {s.value: board.query_one(f"#board-{s.value}", TicketList) for s in Status}
+        assert [t.slug for t in columns["todo"].tickets] == ["alpha", "gamma"]
+        assert [t.slug for t in columns["doing"].tickets] == ["beta"]
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert app.screen is app.main
+
+
+async def test_edit_in_editor(
+    filled: TicketStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "ed.py"
+    script.write_text(
+        "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('description: first thing', 'description: edited'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert filled.get("alpha").description == "edited"
+        detail = app.main.query_one(DetailPane)
+        assert detail.ticket is not None and detail.ticket.description == "edited"
+
+
+async def test_unreadable_files_are_reported_not_fatal(filled: TicketStore, repo: Path) -> None:
+    (repo / "tickets/todo/250101-000000-broken.md").write_text("no frontmatter\n")
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert len(ids(app)) == 3
+        assert "1 unreadable" in app.sub_title
+        assert any("could not be read" in (n.title or "") for n in app._notifications)
         await pilot.press("q")
     assert app.return_code == 0

@@ -1,78 +1,75 @@
-"""The Textual app: for now one screen listing the tickets (the full TUI is issue #6).
+"""The Textual app: thin. Flows live in the screens; loading and errors are here.
 
-``create_app`` is the one factory the CLI and the tests use.
+``create_app`` is the one factory the CLI and the tests use. Tickets load in a thread
+worker so the first frame paints at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
-from textual.app import App, ComposeResult
+from textual import work
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Header, Static
 
-from ticketflow.model import Ticket
-from ticketflow.store import TicketStore
+from ticketflow.errors import TicketflowError
+from ticketflow.store import LoadResult, TicketStore
+from ticketflow.tui.screens.main import MainScreen
+
+Loader = Callable[[], LoadResult]
 
 
 class TicketflowApp(App[None]):
-    """Lists every ticket (priority, then newest first); ``r`` reloads, ``q`` quits."""
+    """ticketflow's terminal UI over one repository."""
 
     TITLE = "ticketflow"
-    CSS = """
-    DataTable { height: 1fr; }
-    #problems { color: $warning; height: auto; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("r", "reload", "Reload"),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-    ]
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit")]
 
-    def __init__(self, store: TicketStore) -> None:
+    def __init__(self, store: TicketStore, *, loader: Loader | None = None) -> None:
         super().__init__()
         self.store = store
-        self.tickets: list[Ticket] = []
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="tickets", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="problems")
-        yield Footer()
+        self.loader: Loader = loader or store.load_all
+        self.main = MainScreen()
+        self.problems: list[str] = []
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("ID", "Status", "Pri", "Description", "Parent")
-        self.action_reload()
-        table.focus()
+        self.sub_title = f"{self.store.root.name}: loading tickets..."
+        self.push_screen(self.main)  # it starts the first load once it is drawn
 
-    def action_reload(self) -> None:
-        result = self.store.load_all()
-        self.tickets = result.tickets
-        table = self.query_one(DataTable)
-        table.clear()
-        for t in self.tickets:
-            table.add_row(
-                t.id, t.status.value, str(t.priority), t.description, t.parent or "", key=t.id
+    @work(thread=True, exclusive=True, group="load")
+    def reload(self, keep: str | None = None) -> None:
+        result = self.loader()
+        self.call_from_thread(self._loaded, result, keep)
+
+    def _loaded(self, result: LoadResult, keep: str | None) -> None:
+        self.problems = [p.message for p in result.problems]
+        self.main.set_tickets(result.tickets)
+        if keep is not None:
+            from ticketflow.tui.widgets.ticket_list import TicketList
+
+            self.main.query_one(TicketList).set_tickets(self.main._visible(), keep=keep)
+        skipped = f", {len(self.problems)} unreadable" if self.problems else ""
+        self.sub_title = f"{self.store.root.name}: {len(result.tickets)} tickets{skipped}"
+        if self.problems:
+            self.notify(
+                "\n".join(self.problems[:3]) + ("\n..." if len(self.problems) > 3 else ""),
+                title=f"{len(self.problems)} ticket files could not be read",
+                severity="warning",
             )
-        self.sub_title = f"{len(self.tickets)} tickets in {self.store.root.name}"
-        problems = self.query_one("#problems", Static)
-        problems.update(
-            "\n".join(f"skipped {p.message}" for p in result.problems[:5])
-            if result.problems
-            else ""
-        )
 
-    def action_cursor_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
+    def show_error(self, exc: TicketflowError) -> None:
+        message = exc.message + (f"\n{exc.hint}" if exc.hint else "")
+        self.notify(message, title="Error", severity="error", timeout=8)
 
-    def action_cursor_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
+    def cancel_active_job(self) -> None:
+        """ESC with nothing else to close: cancel the running job (jobs arrive with #4)."""
 
 
-def create_app(store: TicketStore) -> TicketflowApp:
-    return TicketflowApp(store)
+def create_app(store: TicketStore, *, loader: Loader | None = None) -> TicketflowApp:
+    return TicketflowApp(store, loader=loader)
 
 
 def run_tui(store: TicketStore) -> None:

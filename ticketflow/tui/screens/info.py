@@ -1,0 +1,117 @@
+"""Read-only screens: help (the key map), a ticket's full detail, the board."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Markdown, Static
+
+from ticketflow.model import Status, Ticket
+from ticketflow.tui.widgets.detail import fields_table
+from ticketflow.tui.widgets.ticket_list import TicketList
+
+KEYMAP: tuple[tuple[str, str], ...] = (
+    ("j / k, ↓ / ↑", "move down / up"),
+    ("g / G", "first / last ticket"),
+    ("a, 1, 2, 3", "tabs: all, todo, doing, done (tab / shift+tab cycle)"),
+    ("enter", "open the ticket's detail"),
+    ("/", "search: fuzzy over id and description, then the body"),
+    ("n", "new ticket"),
+    ("s", "start the ticket"),
+    ("c", "close the ticket (with an optional reason)"),
+    ("o", "reopen the ticket"),
+    ("e", "edit in $EDITOR (validated when you save)"),
+    ("p / P / S", "pull / push / sync in the background"),
+    ("r", "rescan the ticket files"),
+    ("J", "jobs: pending, running, history (x cancels)"),
+    ("b", "board: columns by status"),
+    ("esc", "close a dialog or the search; else cancel the running job"),
+    ("ctrl+p", "command palette: every action"),
+    ("?", "this help"),
+    ("q", "quit (cancels a running job first)"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical { width: 76; height: auto; padding: 1 2; border: thick $accent;
+                            background: $surface; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "dismiss(None)", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for key, what in KEYMAP:
+            table.add_row(key, what)
+        with Vertical():
+            yield Static("[b]ticketflow keys[/b]\n")
+            yield Static(table)
+            yield Static("\n[dim]esc closes this help[/dim]")
+
+
+class DetailScreen(Screen[None]):
+    """One ticket, full screen: its fields and its rendered Markdown body."""
+
+    DEFAULT_CSS = """
+    DetailScreen VerticalScroll { padding: 1 2; }
+    DetailScreen #fields { margin-bottom: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "app.pop_screen", "Back"),
+    ]
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__()
+        self.ticket = ticket
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(fields_table(self.ticket), id="fields")
+            yield Markdown(self.ticket.body[:200_000])
+        yield Footer()
+
+
+class BoardScreen(Screen[None]):
+    """Kanban: todo, doing and done side by side (each column a virtual list)."""
+
+    DEFAULT_CSS = """
+    BoardScreen Horizontal { height: 1fr; }
+    BoardScreen .column { width: 1fr; border: round $primary; }
+    BoardScreen .column:focus-within { border: round $accent; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,b", "app.pop_screen", "Back"),
+        Binding("h,left", "focus_previous", "Left", show=False),
+        Binding("l,right", "focus_next", "Right", show=False),
+    ]
+
+    def __init__(self, tickets: Sequence[Ticket]) -> None:
+        super().__init__()
+        self.tickets = list(tickets)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            for status in Status:
+                column = TicketList(compact=True, id=f"board-{status.value}")
+                column.border_title = status.value.upper()
+                column.add_class("column")
+                yield column
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for status in Status:
+            column = self.query_one(f"#board-{status.value}", TicketList)
+            column.set_tickets([t for t in self.tickets if t.status is status])
+            column.border_title = f"{status.value.upper()} ({len(column.tickets)})"
+        self.query_one("#board-todo", TicketList).focus()

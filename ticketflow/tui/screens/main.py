@@ -1,0 +1,251 @@
+"""The main screen: tabs, the virtual ticket list, the detail pane, search, and actions.
+
+Ticket actions run in thread workers (a start may create a worktree and run init commands),
+report failures as notifications with the error's hint, and reload the list afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Tab, Tabs
+
+from ticketflow.errors import MalformedTicketError, TicketflowError
+from ticketflow.model import Status, Ticket
+from ticketflow.tui.messages import TicketChosen, TicketHighlighted
+from ticketflow.tui.screens.forms import CloseTicketScreen, NewTicketRequest, NewTicketScreen
+from ticketflow.tui.screens.info import BoardScreen, DetailScreen, HelpScreen
+from ticketflow.tui.search import SearchIndex
+from ticketflow.tui.widgets.detail import DetailPane
+from ticketflow.tui.widgets.ticket_list import TicketList
+
+if TYPE_CHECKING:
+    from ticketflow.tui.app import TicketflowApp
+
+TABS = ("all", "todo", "doing", "done")
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "tab('all')", "All", show=False),
+        Binding("1", "tab('todo')", "Todo", show=False),
+        Binding("2", "tab('doing')", "Doing", show=False),
+        Binding("3", "tab('done')", "Done", show=False),
+        Binding("tab", "cycle_tab(1)", "Next tab", show=False, priority=True),
+        Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
+        Binding("slash", "search", "Search"),
+        Binding("n", "new", "New"),
+        Binding("s", "start", "Start"),
+        Binding("c", "close_ticket", "Close"),
+        Binding("o", "reopen", "Reopen"),
+        Binding("e", "edit", "Edit"),
+        Binding("b", "board", "Board"),
+        Binding("question_mark", "help", "Help"),
+        Binding("escape", "escape", "Cancel", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.all_tickets: list[Ticket] = []
+        self.tab = "all"
+        self.query_text = ""
+        self._search: SearchIndex | None = None
+
+    @property
+    def tf_app(self) -> TicketflowApp:
+        from ticketflow.tui.app import TicketflowApp
+
+        assert isinstance(self.app, TicketflowApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Tabs(*(Tab(name.capitalize(), id=f"tab-{name}") for name in TABS), id="tabs")
+        with Horizontal(id="body"):
+            yield TicketList(id="tickets")
+            yield DetailPane(id="detail")
+        with Vertical(id="bottom"):
+            yield Input(placeholder="search: id, description, then body", id="search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one(TicketList).focus()
+        self.call_after_refresh(self.tf_app.reload)  # once the tabs exist
+
+    # --- data ------------------------------------------------------------------------------
+
+    def set_tickets(self, tickets: list[Ticket]) -> None:
+        current = self.query_one(TicketList).current
+        self.all_tickets = tickets
+        self._search = None
+        counts = {s.value: 0 for s in Status}
+        for t in tickets:
+            counts[t.status.value] += 1
+        labels = {"all": len(tickets), **counts}
+        tabs = self.query_one(Tabs)
+        for name in TABS:
+            for tab in tabs.query(f"#tab-{name}").results(Tab):
+                tab.label = f"{name.capitalize()} {labels[name]}"
+        self._apply(keep=current.id if current else None)
+
+    def _visible(self) -> list[Ticket]:
+        pool = self.all_tickets
+        if self.query_text:
+            if self._search is None:
+                self._search = SearchIndex(self.all_tickets)
+            pool = self._search.search(self.query_text)
+        if self.tab != "all":
+            pool = [t for t in pool if t.status.value == self.tab]
+        return pool
+
+    def _apply(self, keep: str | None = None) -> None:
+        self.query_one(TicketList).set_tickets(self._visible(), keep=keep)
+
+    # --- events ----------------------------------------------------------------------------
+
+    def on_ticket_highlighted(self, event: TicketHighlighted) -> None:
+        self.query_one(DetailPane).show(event.ticket)
+
+    def on_ticket_chosen(self, event: TicketChosen) -> None:
+        self.app.push_screen(DetailScreen(event.ticket))
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab.id:
+            self.tab = event.tab.id.removeprefix("tab-")
+            self._apply()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "search":
+            self.query_text = event.value
+            self._apply()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search":
+            self.query_one(TicketList).focus()
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(Tabs).active = f"tab-{name}"
+
+    def action_cycle_tab(self, step: int) -> None:
+        if isinstance(self.focused, Input):
+            return
+        index = (TABS.index(self.tab) + step) % len(TABS)
+        self.action_tab(TABS[index])
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = True
+        box.focus()
+
+    def action_escape(self) -> None:
+        box = self.query_one("#search", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.query_text = ""
+            self._apply()
+            self.query_one(TicketList).focus()
+            return
+        self.tf_app.cancel_active_job()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_board(self) -> None:
+        self.app.push_screen(BoardScreen(self._visible()))
+
+    def _current(self) -> Ticket | None:
+        ticket = self.query_one(TicketList).current
+        if ticket is None:
+            self.notify("No ticket selected", severity="warning")
+        return ticket
+
+    def action_new(self) -> None:
+        def created(request: NewTicketRequest | None) -> None:
+            if request is None:
+                return
+            self._mutate(
+                "created",
+                lambda: (
+                    self.tf_app.store.create(
+                        request.slug,
+                        description=request.description,
+                        priority=request.priority,
+                        parent=request.parent,
+                    ).id
+                ),
+            )
+
+        self.app.push_screen(NewTicketScreen(resolve_parent=self.tf_app.store.resolve), created)
+
+    def action_start(self) -> None:
+        if (t := self._current()) is not None:
+            self._mutate("started", lambda: self.tf_app.store.start_ticket(t.id)[0].id)
+
+    def action_close_ticket(self) -> None:
+        t = self._current()
+        if t is None:
+            return
+        if t.status is Status.DONE:
+            self.notify(f"{t.id} is already closed", severity="warning")
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason is not None:
+                self._mutate(
+                    "closed",
+                    lambda: self.tf_app.store.close(t.id, reason=reason or None).id,
+                )
+
+        self.app.push_screen(CloseTicketScreen(t.id, t.status is Status.TODO), chosen)
+
+    def action_reopen(self) -> None:
+        if (t := self._current()) is not None:
+            self._mutate("reopened", lambda: self.tf_app.store.reopen(t.id).id)
+
+    def action_edit(self) -> None:
+        t = self._current()
+        if t is None:
+            return
+        from ticketflow import editing
+
+        store = self.tf_app.store
+        try:
+            session = editing.begin_edit(store, t.id)
+            try:
+                with self.app.suspend():
+                    editing.run_editor(session)
+            except SuspendNotSupported:  # a headless driver (tests): nothing to suspend
+                editing.run_editor(session)
+            try:
+                text = editing.check_edit(session)
+            except MalformedTicketError as problem:
+                raise editing.rejected(session, problem) from None
+            updated = editing.finish_edit(store, session, text)
+        except TicketflowError as exc:
+            self.tf_app.show_error(exc)
+            return
+        if updated is None:
+            self.notify("No changes")
+        else:
+            self.notify(f"Updated {updated.id}")
+            self.tf_app.reload(keep=updated.id)
+
+    @work(thread=True, exclusive=False, group="mutations")
+    def _mutate(self, verb: str, action: Callable[[], str]) -> None:
+        try:
+            ticket_id = action()
+        except TicketflowError as exc:
+            self.app.call_from_thread(self.tf_app.show_error, exc)
+            return
+        self.app.call_from_thread(self.notify, f"{verb.capitalize()} {ticket_id}")
+        self.app.call_from_thread(self.tf_app.reload, ticket_id)

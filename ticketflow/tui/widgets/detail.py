@@ -1,0 +1,68 @@
+"""The detail pane: a ticket's fields and its Markdown body."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+
+from ticketflow.model import Ticket, format_time
+from ticketflow.tui.widgets.ticket_list import STATUS_STYLE
+
+
+def fields_table(ticket: Ticket) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    table.add_row("ID", ticket.id)
+    table.add_row("Status", Text(ticket.status.value, style=STATUS_STYLE[ticket.status.value]))
+    table.add_row("Priority", str(ticket.priority))
+    table.add_row("Description", ticket.description or "-")
+    for label, value in (
+        ("Created", ticket.created_at),
+        ("Started", ticket.started_at),
+        ("Closed", ticket.closed_at),
+    ):
+        if value is not None:
+            table.add_row(label, format_time(value))
+    if ticket.closure_reason:
+        table.add_row("Reason", ticket.closure_reason)
+    if ticket.related:
+        table.add_row("Related", "\n".join(ticket.related))
+    table.add_row("File", ticket.path or "-")
+    return table
+
+
+class DetailPane(VerticalScroll):
+    """Shows the highlighted ticket; empty when there is none."""
+
+    DEFAULT_CSS = """
+    DetailPane { padding: 0 1; background: $panel; }
+    DetailPane #detail-fields { margin-bottom: 1; }
+    DetailPane Markdown { margin: 0; padding: 0; background: $panel; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ticket: Ticket | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("No ticket selected", id="detail-fields")
+        yield Markdown("", id="detail-body")
+
+    def show(self, ticket: Ticket | None) -> None:
+        previous = self.ticket
+        if ticket is not None and previous is not None and ticket == previous:
+            return  # equality covers every field and the body
+        self.ticket = ticket
+        fields = self.query_one("#detail-fields", Static)
+        body = self.query_one("#detail-body", Markdown)
+        if ticket is None:
+            fields.update("No ticket selected")
+            body.update("")
+            return
+        fields.update(fields_table(ticket))
+        body.update(ticket.body[:200_000])  # a 10 MB body must not freeze the screen
+        self.scroll_home(animate=False)
