@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from ticketflow import sandbox
 from ticketflow.cli import cli
 from ticketflow.config import CONFIG_NAME, default_config_text
 from ticketflow.store import TicketStore
@@ -154,69 +154,13 @@ def chdir_repo(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 # --- real git remotes ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class GitDaemon:
-    """A real ``git daemon`` on 127.0.0.1 serving bare repositories under ``base``."""
-
-    def __init__(self, base: Path) -> None:
-        import signal
-        import socket
-        import time
-
-        self.base = base
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                "git",
-                "daemon",
-                "--reuseaddr",
-                "--export-all",
-                "--enable=receive-pack",
-                "--informative-errors",
-                f"--base-path={base}",
-                "--listen=127.0.0.1",
-                f"--port={self.port}",
-                str(base),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self._signal = signal
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("git daemon did not start") from None
-                time.sleep(0.05)
-
-    def url(self, name: str) -> str:
-        return f"git://127.0.0.1:{self.port}/{name}"
+class GitDaemon(sandbox.GitDaemon):
+    """The package's ``git daemon`` runner, plus making bare repositories to serve."""
 
     def bare(self, name: str) -> Path:
         path = self.base / name
         git(self.base, "init", "-q", "--bare", "-b", "main", name)
         return path
-
-    def stop(self) -> None:
-        """Stop the daemon by its PID (then its children finish on their own)."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, self._signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, self._signal.SIGKILL)
-                self.proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -249,70 +193,8 @@ def make_big_bare(path: Path, files: int, size: int) -> None:
     assert proc.wait() == 0
 
 
-class SlowProxy:
-    """A TCP relay on 127.0.0.1 that passes the server's bytes at ``rate`` bytes/s: a slow
-    network, so that a transfer reliably takes seconds and can be cancelled in the middle."""
-
-    def __init__(self, target_port: int, rate: int = 1_000_000) -> None:
-        import socket
-        import threading
-
-        self.target_port = target_port
-        self.rate = rate
-        self.server = socket.socket()
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen()
-        self.port = int(self.server.getsockname()[1])
-        self._stop = threading.Event()
-        self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def url(self, name: str) -> str:
-        return f"git://127.0.0.1:{self.port}/{name}"
-
-    def _accept(self) -> None:
-        import socket
-        import threading
-
-        while not self._stop.is_set():
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            self._sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream, 0), daemon=True).start()
-            threading.Thread(
-                target=self._pipe, args=(upstream, client, self.rate), daemon=True
-            ).start()
-
-    def _pipe(self, src: object, dst: object, rate: int) -> None:
-        import socket
-        import time
-
-        assert isinstance(src, socket.socket) and isinstance(dst, socket.socket)
-        chunk = 16384
-        try:
-            while not self._stop.is_set():
-                data = src.recv(chunk)
-                if not data:
-                    break
-                dst.sendall(data)
-                if rate:
-                    time.sleep(len(data) / rate)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.server.close()
-        for s in self._sockets:
-            s.close()
+SlowProxy = sandbox.ThrottledRelay
+free_port = sandbox.free_port
 
 
 @pytest.fixture

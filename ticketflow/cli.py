@@ -955,6 +955,70 @@ def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     )
 
 
+@cli.command("demo")
+@click.option(
+    "--tickets",
+    type=click.IntRange(min=10),
+    default=2000,
+    show_default=True,
+    help="How many generated tickets the sandbox holds.",
+)
+@click.option(
+    "--dir",
+    "where",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Build the sandbox here (default: a new temporary folder).",
+)
+@click.option("--keep", is_flag=True, help="Keep the sandbox when the TUI exits.")
+@click.option(
+    "--rate",
+    type=click.IntRange(min=10_000),
+    default=1_000_000,
+    show_default=True,
+    help="Bytes per second of the sandbox's simulated network.",
+)
+@command(needs_store=False)
+def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: int) -> None:
+    """Try ticketflow with nothing set up: a sandbox with a team remote.
+
+    Builds a clone holding generated tickets and a bare "remote" a few commits
+    ahead, served by a real git daemon on 127.0.0.1 behind a slow simulated
+    network, and opens the TUI on the clone. Press p to pull (watch the
+    progress, or press ESC to cancel it for real), n for a new ticket, P to push.
+    """
+    import shutil
+    import tempfile
+
+    from ticketflow.sandbox import GitDaemon, ThrottledRelay, build_sandbox, run_git
+
+    base = where or Path(tempfile.mkdtemp(prefix="ticketflow-demo-"))
+    if where is not None:
+        base.mkdir(parents=True, exist_ok=True)
+        if any(base.iterdir()):
+            raise UsageError(f"{base} is not empty", hint="give an empty or new folder")
+    click.echo(f"Building the demo sandbox in {base} ...", err=True)
+    box = build_sandbox(
+        base,
+        tickets=tickets,
+        progress=lambda c, t, m: click.echo(f"  {m}", err=True),
+    )
+    daemon = GitDaemon(box.remote.parent)
+    relay = ThrottledRelay(daemon.port, rate=rate)
+    try:
+        run_git(box.workspace, "remote", "set-url", "origin", relay.url(box.remote.name))
+        from ticketflow.tui.app import run_tui
+
+        run_tui(TicketStore.open(box.workspace))
+    finally:
+        relay.close()
+        daemon.stop()
+        if keep:
+            click.echo(f"The sandbox stays in {base}", err=True)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="ticketflow")
