@@ -13,9 +13,11 @@ from typing import ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 
 from ticketflow.errors import TicketflowError
 from ticketflow.store import LoadResult, TicketStore
+from ticketflow.tui.commands import TicketflowCommands
 from ticketflow.tui.screens.main import MainScreen
 
 Loader = Callable[[], LoadResult]
@@ -27,6 +29,7 @@ class TicketflowApp(App[None]):
     TITLE = "ticketflow"
     CSS_PATH = Path(__file__).with_name("app.tcss")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit")]
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {TicketflowCommands}
 
     def __init__(self, store: TicketStore, *, loader: Loader | None = None) -> None:
         super().__init__()

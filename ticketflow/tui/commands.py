@@ -1,0 +1,52 @@
+"""The command palette (ctrl+p): every action of the main screen, searchable by name."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("New ticket", "new", "n"),
+    ("Start the selected ticket", "start", "s"),
+    ("Close the selected ticket", "close_ticket", "c"),
+    ("Reopen the selected ticket", "reopen", "o"),
+    ("Edit the selected ticket in $EDITOR", "edit", "e"),
+    ("Search tickets", "search", "/"),
+    ("Pull from the remote", "pull", "p"),
+    ("Push to the remote", "push", "P"),
+    ("Sync: pull, then push", "sync", "S"),
+    ("Rescan the ticket files", "rescan", "r"),
+    ("Cancel the running job", "escape", "esc"),
+    ("Show jobs", "jobs", "J"),
+    ("Board view", "board", "b"),
+    ("Show all tickets", "tab('all')", "a"),
+    ("Show todo tickets", "tab('todo')", "1"),
+    ("Show doing tickets", "tab('doing')", "2"),
+    ("Show done tickets", "tab('done')", "3"),
+    ("Help: the key map", "help", "?"),
+)
+
+
+class TicketflowCommands(Provider):
+    """Runs the main screen's actions; the key is shown as help."""
+
+    async def _run(self, action: str) -> None:
+        from ticketflow.tui.app import TicketflowApp
+
+        app = self.app
+        assert isinstance(app, TicketflowApp)
+        await app.main.run_action(action)
+
+    async def discover(self) -> Hits:
+        for title, action, key in ACTIONS:
+            yield DiscoveryHit(title, partial(self._run, action), help=f"key: {key}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, action, key in ACTIONS:
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(title), partial(self._run, action), help=f"key: {key}"
+                )
