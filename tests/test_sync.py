@@ -469,3 +469,31 @@ def test_unrelated_histories_are_refused(git_daemon: GitDaemon, tmp_path: Path) 
     assert "--allow-unrelated-histories" in (info.value.hint or "")
     assert info.value.exit_code == 3
     assert snapshot(client) == before
+
+
+def test_a_ticket_branch_pushes_to_its_own_name_not_main(team: Team) -> None:
+    alice = team.store(team.alice)
+    git(team.alice, "switch", "-q", "-c", "250101-000000-topic")
+    alice.create("on-topic")
+    main_before = git(team.daemon.base / "team.git", "rev-parse", "main").strip()
+    result = push(team.alice, alice.config)
+    assert result.branch == "250101-000000-topic"
+    assert git(team.daemon.base / "team.git", "rev-parse", "main").strip() == main_before
+    assert git(team.daemon.base / "team.git", "rev-parse", "250101-000000-topic").strip()
+
+
+def test_pull_with_auto_commit_off_leaves_ticket_edits_alone(team: Team) -> None:
+    alice, bob = team.store(team.alice), team.store(team.bob)
+    bob.create("bobs")
+    push(team.bob, bob.config)
+    cfg = team.alice / CONFIG_NAME
+    cfg.write_text(cfg.read_text().replace("git:\n", "git:\n    auto_commit: false\n"))
+    git(team.alice, "commit", "-q", "-am", "no auto commit")
+    edited = team.alice / "tickets/todo" / f"{team.ticket.id}.md"
+    edited.write_text(edited.read_text() + "my notes\n")
+    alice = team.store(team.alice)
+    result = pull(team.alice, alice.config)
+    assert result.outcome == "merged" and not result.committed_local_edits
+    assert edited.read_text().endswith("my notes\n")
+    assert git(team.alice, "status", "--porcelain").strip() == f"M tickets/todo/{team.ticket.id}.md"
+    assert "Update tickets" not in git(team.alice, "log", "--format=%s")

@@ -95,3 +95,24 @@ def test_invalid_start_does_not_switch_branches(repo: Path, run: Cli) -> None:
     assert r.exit_code == 7
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
     assert git(repo, "branch", "--list").split() == ["*", "main"]
+
+
+def test_cleanup_from_inside_the_worktree_keeps_it(
+    repo: Path, run: Cli, monkeypatch: object
+) -> None:
+    configure(repo, worktrees=True, commands=[])
+    tid = json.loads(run(repo, "new", "in", "-o", "json").stdout)["ticket"]["id"]
+    worktree = Path(json.loads(run(repo, "start", tid, "-o", "json").stdout)["worktree_path"])
+    r = run(worktree, "close", "--reason", "done", "--cleanup", "-o", "json")
+    assert r.exit_code == 0, r.output
+    kept = json.loads(r.stdout)["cleanup"]["kept"]
+    assert any("you are in it" in k for k in kept)
+    assert worktree.exists()
+
+
+def test_start_no_commit_makes_no_worktree(repo: Path, run: Cli) -> None:
+    configure(repo, worktrees=True, commands=[])
+    tid = json.loads(run(repo, "new", "nc", "-o", "json").stdout)["ticket"]["id"]
+    data = json.loads(run(repo, "start", tid, "--no-commit", "-o", "json").stdout)
+    assert data["worktree_path"] is None and data["branch"] is None
+    assert not (repo.parent / ".worktrees").exists()

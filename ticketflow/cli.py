@@ -25,7 +25,6 @@ from ticketflow.config import (
     CONFIG_NAME,
     default_config_text,
     find_git_root,
-    git_dir,
     load_config,
 )
 from ticketflow.errors import (
@@ -492,17 +491,18 @@ def start_cmd(
     first. The ticket becomes the current ticket (current-ticket.md), which
     a bare 'ticketflow close' closes.
     """
+    # an uncommitted start cannot be checked out in a worktree: no workspace then
     ticket, workspace = store.start_ticket(
-        ticket_id, commit=_commit_flag(no_commit), workspace=False if no_branch else None
+        ticket_id,
+        commit=_commit_flag(no_commit),
+        workspace=False if (no_branch or no_commit) else None,
     )
     for run in workspace.commands if workspace else ():
         if not run.ok:
-            click.echo(
-                f"Warning: init command {run.command!r} failed"
-                f" ({run.returncode if run.returncode is not None else 'not run'}): "
-                f"{run.output.splitlines()[-1] if run.output else ''}",
-                err=True,
-            )
+            last = run.output.splitlines()[-1] if run.output else ""
+            why = f"exit {run.returncode}" if run.returncode is not None else last
+            detail = f": {last}" if run.returncode is not None and last else ""
+            click.echo(f"Warning: init command {run.command!r} failed ({why}){detail}", err=True)
     extra = ""
     if workspace is not None:
         extra += f"  Branch: {workspace.branch}\n"
@@ -575,11 +575,11 @@ def close_cmd(
 
 
 def _has_workspace(store: TicketStore, ticket_id: str) -> bool:
-    """Cheap check without libgit2: a branch ref file or a worktree folder named after it."""
-    from ticketflow.workspace import worktree_path
+    """A branch or a worktree named after the ticket (packed refs included)."""
+    from ticketflow.gitrepo import open_repo
 
-    heads = git_dir(store.root) / "refs" / "heads" / ticket_id
-    return heads.exists() or worktree_path(store.root, store.config, ticket_id).exists()
+    repo = open_repo(store.root)
+    return repo.branches.local.get(ticket_id) is not None or ticket_id in repo.list_worktrees()
 
 
 def _cleanup_text(cleaned: Any) -> str:
@@ -839,6 +839,10 @@ class ProgressDisplay:
             click.echo(f"{self.title}: {message}", err=True)
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
 def _strategy_option(func: F) -> F:
     return click.option(
         "--strategy",
@@ -886,19 +890,26 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     )
 
     def text() -> str:
+        from ticketflow.model import is_ticket_id
+
         lines = {
             "up-to-date": "Already up to date.",
             "fast-forward": "Fast-forwarded.",
             "merged": "Merged.",
         }[result.outcome]
-        out_lines = [f"{lines} ({result.fetch.received_objects} objects received)"]
+        out_lines = [f"{lines} ({_plural(result.fetch.received_objects, 'object')} received)"]
         if result.committed_local_edits:
             out_lines.append("Committed your ticket edits first: Update tickets")
         if result.merged_tickets:
             out_lines.append("Merged field by field: " + ", ".join(result.merged_tickets))
-        tickets = [p for p in result.changed_paths if p.endswith(".md")]
-        if tickets:
-            out_lines.append(f"{len(tickets)} ticket files changed")
+        prefix = store.config.tickets_dir.rstrip("/") + "/"
+        changed = {
+            Path(p).stem
+            for p in result.changed_paths
+            if p.startswith(prefix) and is_ticket_id(Path(p).stem)
+        }
+        if changed:
+            out_lines.append(f"{_plural(len(changed), 'ticket')} changed")
         return "\n".join(out_lines) + "\n"
 
     out.emit(result.to_json(), text)

@@ -64,7 +64,8 @@ class InvalidSlugError(UsageError):
 
 
 class ConflictError(TicketflowError):
-    """Work that cannot proceed without the user choosing (reserved for merges and pushes)."""
+    """Work that cannot proceed without the user choosing: a merge conflict, a rejected
+    push, a pull that would overwrite uncommitted changes."""
 
     exit_code = 3
     kind = "conflict"

@@ -21,7 +21,7 @@ import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode
 
 from ticketflow.cancel import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
-from ticketflow.config import Config
+from ticketflow.config import Config, git_dir
 from ticketflow.errors import (
     CancelledError,
     ConflictError,
@@ -30,6 +30,7 @@ from ticketflow.errors import (
     NetworkError,
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
+from ticketflow.fsutil import locked
 from ticketflow.merge import FieldConflict, Strategy, TextMerge, merge_tickets
 from ticketflow.model import Ticket, is_ticket_id
 
@@ -467,15 +468,17 @@ def _branch_name(repo: pygit2.Repository) -> str | None:
 
 def _upstream(repo: pygit2.Repository, default_branch: str = "main") -> tuple[str, str]:
     """(remote name, remote branch) for the current branch: its configured upstream, else
-    ``origin/<git.default_branch>``."""
+    the branch of the same name on ``origin`` (so the default branch maps to
+    ``origin/<git.default_branch>`` and a ticket branch never lands on main)."""
     branch = _branch_name(repo)
-    if branch is not None:
-        config = repo.config
-        remote_key = f"branch.{branch}.remote"
-        merge_key = f"branch.{branch}.merge"
-        if remote_key in config and merge_key in config:
-            return str(config[remote_key]), str(config[merge_key]).removeprefix("refs/heads/")
-    return "origin", default_branch
+    if branch is None:
+        return "origin", default_branch
+    config = repo.config
+    remote_key = f"branch.{branch}.remote"
+    merge_key = f"branch.{branch}.merge"
+    if remote_key in config and merge_key in config:
+        return str(config[remote_key]), str(config[merge_key]).removeprefix("refs/heads/")
+    return "origin", branch
 
 
 class MergeConflictError(ConflictError):
@@ -484,11 +487,14 @@ class MergeConflictError(ConflictError):
     kind = "merge_conflict"
 
     def __init__(
-        self, conflicts: tuple[FieldConflict, ...] = (), files: tuple[str, ...] = ()
+        self,
+        conflicts: tuple[FieldConflict, ...] = (),
+        files: tuple[str, ...] = (),
+        tickets_dir: str = "tickets",
     ) -> None:
         lines = [f"  {c.ticket_id}: {c.field}" for c in conflicts]
         lines += [f"  {path}" for path in files]
-        what = "tickets changed on both sides" if conflicts else "files outside tickets/"
+        what = "tickets changed on both sides" if conflicts else f"files outside {tickets_dir}/"
         super().__init__(
             f"pull stopped: conflicting changes in {what}; nothing was changed:\n"
             + "\n".join(lines),
@@ -675,9 +681,39 @@ def pull(
         root, remote_name=remote, progress=progress, cancel=cancel, timeout=config.git_timeout
     )
     cancel.raise_if_cancelled()
-    repo = open_repo(root)  # see the refs the fetch wrote
     paths = _TicketPaths(config)
+    with locked(git_dir(root) / "ticketflow.lock"):  # other ticketflow writers wait
+        return _merge_fetched(
+            root,
+            config,
+            fetched,
+            branch,
+            remote,
+            remote_branch,
+            paths,
+            strategy,
+            progress,
+            cancel,
+        )
+
+
+def _merge_fetched(
+    root: Path,
+    config: Config,
+    fetched: FetchResult,
+    branch: str,
+    remote: str,
+    remote_branch: str,
+    paths: _TicketPaths,
+    strategy: Strategy | None,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> PullResult:
+    repo = open_repo(root)
     dirty_tickets, other_dirty = _dirty(repo, paths)
+    if not config.auto_commit:  # never commit for the user: their edits are left alone
+        other_dirty |= set(dirty_tickets)
+        dirty_tickets = {}
 
     def commit_local_edits() -> bool:
         if not dirty_tickets:
@@ -752,7 +788,7 @@ def pull(
         }
     )
     if outside:
-        raise MergeConflictError(files=tuple(outside))
+        raise MergeConflictError(files=tuple(outside), tickets_dir=config.tickets_dir)
 
     base_map = paths.entries(repo, base_tree)
     ours_map = paths.entries(repo, ours_tree)

@@ -95,8 +95,9 @@ def add_worktree(root: Path, config: Config, ticket_id: str) -> Path:
         repo.add_worktree(ticket_id, str(path), branch)
     except (pygit2.GitError, ValueError) as exc:
         raise GitError(
-            f"cannot add a worktree at {path}: {exc}",
-            hint="see 'git worktree list'; remove a stale one with 'git worktree prune'",
+            f"the ticket is started, but its worktree could not be added at {path}: {exc}",
+            hint=f"fix the cause (see 'git worktree list'), then: git worktree add {path} "
+            f"{ticket_id}",
         ) from None
     return path
 
@@ -167,6 +168,10 @@ def cleanup(root: Path, config: Config, ticket_id: str) -> Cleanup:
         worktree = repo.lookup_worktree(ticket_id)
         path = Path(worktree.path)
         dirty = False
+        inside = Path.cwd().resolve()
+        if inside == path.resolve() or path.resolve() in inside.parents:
+            kept.append(f"worktree {path}: you are in it (run cleanup from the main checkout)")
+            return Cleanup(None, None, tuple(kept))
         if path.exists():
             status = pygit2.Repository(str(path)).status()
             dirty = any(
