@@ -1,0 +1,45 @@
+"""The job queue: background work (pull, push, scan) with progress, cancel, retry, history.
+
+The public names are re-exported here; the pieces live in one module each:
+``status`` (JobStatus), ``job`` (Job, FunctionJob, JobContext), ``progress`` (JobProgress,
+Subscription), ``retry`` (RetryPolicy), ``queue`` (JobQueue), ``history`` (JobHistory,
+load_history), ``settings`` (the ``jobs:`` config section), ``scan`` (ScanJob).
+Nothing here imports textual, rich or pygit2.
+"""
+
+from __future__ import annotations
+
+from ticketflow.jobs.errors import JobFailedError, QueueClosedError, UnknownJobError
+from ticketflow.jobs.history import HistoryEntry, JobHistory, history_path, load_history
+from ticketflow.jobs.job import FunctionJob, Job, JobContext, JobId
+from ticketflow.jobs.progress import JobProgress, Subscription
+from ticketflow.jobs.queue import JobQueue, describe_error
+from ticketflow.jobs.retry import NO_RETRY, RetryPolicy, format_delay
+from ticketflow.jobs.settings import JobSettings, parse_job_settings
+from ticketflow.jobs.status import ACTIVE, TERMINAL, JobStatus
+
+__all__ = [
+    "ACTIVE",
+    "NO_RETRY",
+    "TERMINAL",
+    "FunctionJob",
+    "HistoryEntry",
+    "Job",
+    "JobContext",
+    "JobFailedError",
+    "JobHistory",
+    "JobId",
+    "JobProgress",
+    "JobQueue",
+    "JobSettings",
+    "JobStatus",
+    "QueueClosedError",
+    "RetryPolicy",
+    "Subscription",
+    "UnknownJobError",
+    "describe_error",
+    "format_delay",
+    "history_path",
+    "load_history",
+    "parse_job_settings",
+]
