@@ -206,3 +206,63 @@ def slow_remote(git_daemon: GitDaemon) -> Iterator[SlowProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+# --- a team sharing a remote ------------------------------------------------------------
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every byte a user could see: work tree files, the index, HEAD and branch refs."""
+    files = {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+    files["<index>"] = (root / ".git/index").read_bytes()
+    files["<HEAD>"] = git(root, "rev-parse", "HEAD").encode()
+    files["<branches>"] = git(root, "for-each-ref", "refs/heads").encode()
+    return files
+
+
+class Team:
+    """A shared bare remote served by git daemon, and clones for alice and bob."""
+
+    def __init__(self, daemon: GitDaemon, tmp: Path, clock: Clock) -> None:
+        self.daemon = daemon
+        self.clock = clock
+        daemon.bare("team.git")
+        self.url = daemon.url("team.git")
+        seed = tmp / "seed"
+        git(tmp, "clone", "-q", self.url, str(seed))
+        (seed / CONFIG_NAME).write_text(
+            default_config_text().replace("enabled: true", "enabled: false")
+        )
+        git(seed, "add", CONFIG_NAME)
+        git(seed, "commit", "-q", "-m", "init")
+        store = TicketStore.open(seed, clock=clock)
+        self.ticket = store.create("shared", description="first words", priority=2)
+        git(seed, "push", "-q", "origin", "main")
+        self.alice = self.clone(tmp / "alice")
+        self.bob = self.clone(tmp / "bob")
+
+    def clone(self, dest: Path) -> Path:
+        from ticketflow.gitrepo import clone
+
+        clone(self.url, dest)
+        return dest
+
+    def store(self, root: Path) -> TicketStore:
+        return TicketStore.open(root, clock=self.clock)
+
+
+@pytest.fixture
+def team(git_daemon: GitDaemon, tmp_path: Path, clock: Clock) -> Team:
+    return Team(git_daemon, tmp_path, clock)
+
+
+def edit_ticket(store: TicketStore, ref: str, **changes: object) -> None:
+    tf = store.resolve(ref)
+    ticket = store.read_file(tf).with_changes(**changes)
+    from ticketflow.fileformat import render_ticket
+
+    store.replace_text(tf, render_ticket(ticket))

@@ -15,12 +15,11 @@ import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ticketflow import __version__
-from ticketflow.cancel import CancelToken, ProgressCallback
 from ticketflow.config import (
     CONFIG_NAME,
     default_config_text,
@@ -38,6 +37,9 @@ from ticketflow.errors import (
 from ticketflow.fsutil import atomic_write
 from ticketflow.model import Status, Ticket, format_time
 from ticketflow.store import TicketStore
+
+if TYPE_CHECKING:
+    from ticketflow.jobs import JobId, JobQueue
 
 FORMAT_ENV = "TICKETFLOW_OUTPUT_FORMAT"
 EXIT_INTERRUPTED = 130
@@ -714,62 +716,48 @@ def status_cmd(store: TicketStore, out: Output) -> None:
 
 # --- git sync ---------------------------------------------------------------------------------
 
-T = TypeVar("T")
 
+def run_jobs(
+    out: Output,
+    title: str,
+    store: TicketStore,
+    submit: Callable[[JobQueue], list[JobId]],
+) -> list[object]:
+    """Run jobs through the job queue with a live progress display; return their results.
 
-def run_cancellable(
-    out: Output, title: str, work: Callable[[ProgressCallback, CancelToken], T]
-) -> T:
-    """Run ``work`` in a thread with a live progress display; Ctrl+C cancels it for real.
-
-    The main thread only waits and draws: on Ctrl+C it sets the cancel token, which the
-    transfer sees in its next libgit2 callback, and waits for the work to stop.
+    Ctrl+C cancels them for real (the transfer stops at its next libgit2 callback) and we
+    wait until they have stopped; a second Ctrl+C quits at once.
     """
+    import asyncio
     import signal
-    import threading
 
-    token = CancelToken()
-    box: dict[str, Any] = {}
-    done = threading.Event()
+    from ticketflow.jobs import JobQueue, JobSettings
+
     display = ProgressDisplay(out, title)
 
-    def target() -> None:
-        try:
-            box["result"] = work(display.update, token)
-        except BaseException as exc:  # re-raised in the main thread below
-            box["error"] = exc
-        finally:
-            done.set()
+    async def drive() -> list[object]:
+        async with JobQueue.for_repo(store.root, JobSettings.from_config(store.config)) as queue:
+            ids = submit(queue)
+            loop = asyncio.get_running_loop()
 
-    thread = threading.Thread(target=target, name=f"ticketflow-{title}", daemon=True)
-    interrupts = 0
+            def on_sigint() -> None:
+                loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl+C quits at once
+                for job_id in ids:
+                    queue.cancel(job_id, "interrupted")
+                display.update(0, None, "cancelling... (Ctrl+C again to quit at once)")
 
-    def on_sigint(signum: int, frame: object) -> None:
-        # The first Ctrl+C only sets the token (the transfer stops at its next callback and
-        # we wait for it); a second one gives up waiting.
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts > 1:
-            raise KeyboardInterrupt
-        token.cancel("interrupted")
-        display.update(0, None, "cancelling... (Ctrl+C again to quit at once)")
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+            try:
+                with display:
+                    async for progress in queue.watch(*ids):
+                        display.update(progress.current, progress.total, progress.message)
+                        display.refresh()
+                    display.refresh(final=True)
+                return [await queue.wait(job_id) for job_id in ids]
+            finally:
+                loop.remove_signal_handler(signal.SIGINT)
 
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        with display:
-            thread.start()
-            while not done.wait(0.1):
-                display.refresh()
-            thread.join()
-            display.refresh(final=True)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-    if "error" in box:
-        raise box["error"]
-    return box["result"]  # type: ignore[no-any-return]
+    return asyncio.run(drive())
 
 
 class ProgressDisplay:
@@ -875,19 +863,11 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     uncommitted changes are never touched. Ctrl+C cancels the transfer.
     """
     from ticketflow import gitrepo
+    from ticketflow.jobs.git import pull_job
 
-    result = run_cancellable(
-        out,
-        "pull",
-        lambda progress, cancel: gitrepo.pull(
-            store.root,
-            store.config,
-            remote_name=remote,
-            strategy=strategy,  # type: ignore[arg-type]
-            progress=progress,
-            cancel=cancel,
-        ),
-    )
+    job = pull_job(store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
+    (result,) = run_jobs(out, "pull", store, lambda q: [q.submit(job)])
+    assert isinstance(result, gitrepo.PullResult)
 
     def text() -> str:
         from ticketflow.model import is_ticket_id
@@ -925,14 +905,11 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
     run 'ticketflow pull' first, or 'ticketflow sync'.
     """
     from ticketflow import gitrepo
+    from ticketflow.jobs.git import push_job
 
-    result = run_cancellable(
-        out,
-        "push",
-        lambda progress, cancel: gitrepo.push(
-            store.root, store.config, remote_name=remote, progress=progress, cancel=cancel
-        ),
-    )
+    job = push_job(store.root, store.config, remote=remote)
+    (result,) = run_jobs(out, "push", store, lambda q: [q.submit(job)])
+    assert isinstance(result, gitrepo.PushResult)
     out.emit(
         result.to_json(),
         f"Pushed {result.commit[:10]} to {result.remote}/{result.branch}\n",
@@ -946,23 +923,21 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
 def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str | None) -> None:
     """Pull, then push: the one command to share your tickets with the team."""
     from ticketflow import gitrepo
+    from ticketflow.jobs.git import submit_sync
 
-    result = run_cancellable(
+    pulled, pushed = run_jobs(
         out,
         "sync",
-        lambda progress, cancel: gitrepo.sync(
-            store.root,
-            store.config,
-            remote_name=remote,
-            strategy=strategy,  # type: ignore[arg-type]
-            progress=progress,
-            cancel=cancel,
+        store,
+        lambda q: list(
+            submit_sync(q, store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
         ),
     )
+    assert isinstance(pulled, gitrepo.PullResult) and isinstance(pushed, gitrepo.PushResult)
     out.emit(
-        result.to_json(),
-        f"Pulled ({result.pull.outcome}), then pushed {result.push.commit[:10]} to "
-        f"{result.push.remote}/{result.push.branch}\n",
+        {"pull": pulled.to_json(), "push": pushed.to_json()},
+        f"Pulled ({pulled.outcome}), then pushed {pushed.commit[:10]} to "
+        f"{pushed.remote}/{pushed.branch}\n",
     )
 
 
@@ -1028,6 +1003,44 @@ def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: in
             click.echo(f"The sandbox stays in {base}", err=True)
         else:
             shutil.rmtree(base, ignore_errors=True)
+
+
+@cli.command("jobs")
+@click.option(
+    "--count",
+    "-c",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Show at most this many; 0 shows all that are kept.",
+)
+@command()
+def jobs_cmd(store: TicketStore, out: Output, count: int) -> None:
+    """Show the history of background jobs (pull, push, sync, scan), newest first.
+
+    Kept in .git/ticketflow/jobs.sqlite across runs (jobs.history_size in the
+    config bounds it); the TUI's J screen shows the same with the running jobs.
+    """
+    from ticketflow.jobs import load_history
+
+    entries = load_history(store.root, limit=count or None)
+
+    def text() -> str:
+        if not entries:
+            return "No jobs yet\n"
+        lines = [f"{'ID':>5}  {'KIND':<6}  {'STATUS':<10}  {'STARTED':<20}  RESULT"]
+        for e in entries:
+            started = str(e.get("started_at") or "-")[:19]
+            result = e.get("error") or e.get("result") or ""
+            if isinstance(result, dict):
+                result = result.get("message", "")
+            lines.append(
+                f"{e.get('id')!s:>5}  {e.get('kind')!s:<6}  {e.get('status')!s:<10}  "
+                f"{started:<20}  {result}"
+            )
+        return "\n".join(lines) + "\n"
+
+    out.emit({"jobs": entries}, text)
 
 
 def main() -> None:

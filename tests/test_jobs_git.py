@@ -1,0 +1,98 @@
+"""Pull, push and sync jobs through the JobQueue against a real git daemon."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import Cli, SlowProxy, Team, edit_ticket, git, snapshot
+
+from ticketflow.config import CONFIG_NAME, default_config_text
+from ticketflow.errors import CancelledError
+from ticketflow.gitrepo import MergeConflictError, PullResult, PushResult, push
+from ticketflow.jobs import JobProgress, JobQueue, JobStatus, load_history
+from ticketflow.jobs.git import pull_job, push_job, submit_sync
+from ticketflow.store import TicketStore
+
+
+async def test_pull_and_push_jobs(team: Team) -> None:
+    bob = team.store(team.bob)
+    bob.create("via-queue")
+    alice = team.store(team.alice)
+    async with JobQueue.for_repo(team.bob) as queue:
+        pushed = await queue.wait(queue.submit(push_job(team.bob, bob.config)))
+    assert isinstance(pushed, PushResult)
+    seen: list[JobProgress] = []
+    async with JobQueue.for_repo(team.alice) as queue:
+        job = queue.submit(pull_job(team.alice, alice.config))
+        async for progress in queue.watch(job):
+            seen.append(progress)
+        result = await queue.wait(job)
+        assert queue.status(job) is JobStatus.COMPLETED
+    assert isinstance(result, PullResult) and result.outcome == "fast-forward"
+    assert seen[-1].status is JobStatus.COMPLETED
+    assert any(p.status is JobStatus.RUNNING for p in seen)
+    assert "via-queue" in {t.slug for t in alice.load_all().tickets}
+    history = load_history(team.alice)
+    assert history[0]["kind"] == "pull" and history[0]["status"] == "completed"
+
+
+async def test_sync_job_cancels_the_push_when_the_pull_fails(team: Team) -> None:
+    alice, bob = team.store(team.alice), team.store(team.bob)
+    edit_ticket(bob, "shared", priority=1)
+    push(team.bob, bob.config)
+    edit_ticket(alice, "shared", priority=3)
+    async with JobQueue.for_repo(team.alice) as queue:
+        pull_id, push_id = submit_sync(queue, team.alice, alice.config)
+        with pytest.raises(MergeConflictError):
+            await queue.wait(pull_id)
+        with pytest.raises(CancelledError):
+            await queue.wait(push_id)
+        assert queue.status(pull_id) is JobStatus.FAILED
+        assert queue.status(push_id) is JobStatus.CANCELLED
+        assert "dependency" in queue.progress(push_id).message
+
+
+async def test_cancel_a_pull_job_mid_fetch(slow_remote: SlowProxy, tmp_path: Path) -> None:
+    client = tmp_path / "client"
+    git(tmp_path, "init", "-q", "-b", "main", str(client))
+    (client / CONFIG_NAME).write_text(default_config_text())
+    git(client, "add", CONFIG_NAME)
+    git(client, "commit", "-q", "-m", "init")
+    git(client, "remote", "add", "origin", slow_remote.url("big.git"))
+    before = snapshot(client)
+    store = TicketStore.open(client)
+    async with JobQueue.for_repo(client) as queue:
+        job = queue.submit(pull_job(client, store.config))
+        statuses: list[JobProgress] = []
+        async for progress in queue.watch(job):
+            statuses.append(progress)
+            if progress.total and progress.current > 0 and not progress.cancelling:
+                queue.cancel(job)
+        with pytest.raises(CancelledError) as info:
+            await queue.wait(job)
+        assert queue.status(job) is JobStatus.CANCELLED
+    final = statuses[-1]
+    assert final.status is JobStatus.CANCELLED
+    assert final.message.startswith("cancelled: ") and final.message.endswith("/203 objects")
+    assert info.value.partial is not None
+    assert snapshot(client) == before
+    assert "refs/remotes/origin/main" not in git(client, "for-each-ref")
+    git(client, "fsck", "--strict")
+
+
+def test_cli_pull_is_recorded_in_jobs(team: Team, run: Cli) -> None:
+    assert run(team.alice, "pull").exit_code == 0
+    assert run(team.alice, "push").exit_code == 0
+    listed = run(team.alice, "jobs", "-o", "json")
+    assert listed.exit_code == 0, listed.output
+    kinds = [(j["kind"], j["status"]) for j in json.loads(listed.stdout)["jobs"]]
+    assert kinds == [("push", "completed"), ("pull", "completed")]
+    text = run(team.alice, "jobs").stdout
+    assert text.splitlines()[0].split()[:3] == ["ID", "KIND", "STATUS"]
+    assert "pull" in text and "completed" in text
+
+
+def test_jobs_without_history(repo: Path, run: Cli) -> None:
+    assert run(repo, "jobs").stdout == "No jobs yet\n"

@@ -1,0 +1,80 @@
+"""The git jobs: pull, push, and sync (a pull, then a push that runs after it).
+
+Each holds the ``repo`` resource, so two of them never run at once, while a scan may run
+beside them. They call ``gitrepo`` with the job's progress callback and cancel token, so a
+cancel stops the transfer inside libgit2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ticketflow.config import Config
+from ticketflow.jobs.job import FunctionJob, JobContext, JobId
+from ticketflow.jobs.queue import JobQueue
+from ticketflow.merge import Strategy
+
+REPO = "repo"
+
+
+def _summary(result: object) -> str | None:
+    outcome = getattr(result, "outcome", None)
+    if outcome is not None:
+        fetched = getattr(result, "fetch", None)
+        received = getattr(fetched, "received_objects", 0)
+        return f"{outcome} ({received} objects received)"
+    branch = getattr(result, "branch", None)
+    if branch is not None:
+        return f"pushed to {getattr(result, 'remote', '?')}/{branch}"
+    return None
+
+
+def pull_job(
+    root: Path, config: Config, *, remote: str | None = None, strategy: Strategy | None = None
+) -> FunctionJob:
+    from ticketflow import gitrepo
+
+    def run(ctx: JobContext) -> gitrepo.PullResult:
+        return gitrepo.pull(
+            root,
+            config,
+            remote_name=remote,
+            strategy=strategy,
+            progress=ctx.progress,
+            cancel=ctx.cancel,
+        )
+
+    return FunctionJob(
+        "pull",
+        run,
+        resources={REPO},
+        arguments={"remote": remote, "strategy": strategy},
+        summarize=_summary,
+    )
+
+
+def push_job(root: Path, config: Config, *, remote: str | None = None) -> FunctionJob:
+    from ticketflow import gitrepo
+
+    def run(ctx: JobContext) -> gitrepo.PushResult:
+        return gitrepo.push(
+            root, config, remote_name=remote, progress=ctx.progress, cancel=ctx.cancel
+        )
+
+    return FunctionJob(
+        "push", run, resources={REPO}, arguments={"remote": remote}, summarize=_summary
+    )
+
+
+def submit_sync(
+    queue: JobQueue,
+    root: Path,
+    config: Config,
+    *,
+    remote: str | None = None,
+    strategy: Strategy | None = None,
+) -> tuple[JobId, JobId]:
+    """Sync = a pull, then a push after it (cancelled if the pull fails)."""
+    pull = queue.submit(pull_job(root, config, remote=remote, strategy=strategy))
+    push = queue.submit(push_job(root, config, remote=remote), after=[pull])
+    return pull, push
