@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,8 +32,12 @@ def filled(store: TicketStore) -> TicketStore:
 
 
 async def settle(app: TicketflowApp, pilot: object) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()  # type: ignore[attr-defined]
+    """Wait for loads and ticket actions (not the bridge, which lives as long as the app)."""
+    for _ in range(3):
+        busy = [w for w in app.workers if w.group != "bridge"]
+        if busy:  # (an empty list would mean every worker, the bridge included)
+            await app.workers.wait_for_complete(busy)
+        await pilot.pause()  # type: ignore[attr-defined]
 
 
 def ids(app: TicketflowApp) -> list[str]:
@@ -203,3 +209,118 @@ async def test_unreadable_files_are_reported_not_fatal(filled: TicketStore, repo
         assert any("could not be read" in (n.title or "") for n in app._notifications)
         await pilot.press("q")
     assert app.return_code == 0
+
+
+# --- jobs: pull, push, ESC -------------------------------------------------------------------
+
+from conftest import SlowProxy, Team, snapshot  # noqa: E402
+
+from ticketflow.config import CONFIG_NAME, default_config_text  # noqa: E402
+from ticketflow.gitrepo import push  # noqa: E402
+from ticketflow.jobs import JobStatus  # noqa: E402
+from ticketflow.tui.screens.jobs import JobsScreen  # noqa: E402
+from ticketflow.tui.widgets.jobs_bar import JobStatusBar  # noqa: E402
+
+
+async def wait_until(pilot: object, condition: object, rounds: int = 600) -> None:
+    for _ in range(rounds):
+        if condition():  # type: ignore[operator]
+            return
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+    raise AssertionError("condition not reached")
+
+
+async def test_pull_brings_new_tickets_and_reports(team: Team) -> None:
+    bob = team.store(team.bob)
+    bob.create("teammate-work", description="pulled in the TUI")
+    await asyncio.to_thread(push, team.bob, bob.config)
+    alice = team.store(team.alice)
+    app = create_app(alice)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "teammate-work" not in ids(app)
+        await pilot.press("p")
+        bar = app.main.query_one(JobStatusBar)
+        await wait_until(pilot, lambda: bar.last is not None)
+        assert bar.last is not None and bar.last.status is JobStatus.COMPLETED
+        assert bar.last.kind == "pull"
+        await settle(app, pilot)
+        await wait_until(pilot, lambda: "teammate-work" in ids(app))
+        assert any("fast-forward" in n.message for n in app._notifications)
+        await pilot.press("J")
+        assert isinstance(app.screen, JobsScreen)
+        from textual.widgets import DataTable
+
+        table = app.screen.query_one(DataTable)
+        assert table.row_count >= 1
+        assert table.get_row_at(0)[1:3] == ["pull", "completed"]
+        await pilot.press("escape")
+
+
+@pytest.fixture
+def slow_clone(slow_remote: SlowProxy, tmp_path: Path) -> Path:
+    client = tmp_path / "client"
+    git(tmp_path, "init", "-q", "-b", "main", str(client))
+    (client / CONFIG_NAME).write_text(default_config_text())
+    git(client, "add", CONFIG_NAME)
+    git(client, "commit", "-q", "-m", "init")
+    git(client, "remote", "add", "origin", slow_remote.url("big.git"))
+    return client
+
+
+async def test_esc_cancels_a_running_pull_for_real(slow_clone: Path) -> None:
+    before = snapshot(slow_clone)
+    app = create_app(TicketStore.open(slow_clone))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        bar = app.main.query_one(JobStatusBar)
+        await wait_until(
+            pilot,
+            lambda: any(p.total and p.current > 0 for p in bar.active.values()),
+        )
+        running = next(iter(bar.active.values()))
+        assert running.kind == "pull" and running.status is JobStatus.RUNNING
+        assert "objects" in running.message and running.percentage is not None
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert "receiving objects" in screen  # drawn in the status bar
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: bar.last is not None)
+        assert bar.last is not None and bar.last.status is JobStatus.CANCELLED
+        assert bar.last.message.startswith("cancelled: ")
+        assert bar.last.message.endswith("/203 objects")
+    assert snapshot(slow_clone) == before
+    assert "refs/remotes/origin/main" not in git(slow_clone, "for-each-ref")
+    git(slow_clone, "fsck", "--strict")
+
+
+async def test_jobs_screen_x_cancels_and_quit_during_a_job(slow_clone: Path) -> None:
+    app = create_app(TicketStore.open(slow_clone))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("p")
+        bar = app.main.query_one(JobStatusBar)
+        await wait_until(pilot, lambda: any(p.current > 0 for p in bar.active.values()))
+        await pilot.press("J")
+        assert isinstance(app.screen, JobsScreen)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: bar.last is not None)
+        assert bar.last is not None and bar.last.status is JobStatus.CANCELLED
+        await pilot.press("escape", "p")
+        await wait_until(pilot, lambda: bool(bar.active))
+        started = time.monotonic()
+        await pilot.press("q")
+        await wait_until(pilot, lambda: app.return_code is not None, rounds=200)
+        waited = time.monotonic() - started
+    assert app.return_code == 0
+    assert app.queue is not None and app.queue.closed
+    del waited  # timing is measured by the benchmark, not asserted here
+    assert "refs/remotes/origin/main" not in git(slow_clone, "for-each-ref")
+
+
+async def test_esc_with_no_job_says_so(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("escape")
+        assert any("No job is running" in n.message for n in app._notifications)

@@ -6,6 +6,7 @@ worker so the first frame paints at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -16,9 +17,14 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 
 from ticketflow.errors import TicketflowError
+from ticketflow.jobs import Job, JobId, JobQueue, JobSettings, JobStatus
 from ticketflow.store import LoadResult, TicketStore
+from ticketflow.tui.bridge import pump_progress
 from ticketflow.tui.commands import TicketflowCommands
+from ticketflow.tui.messages import JobUpdate
+from ticketflow.tui.screens.jobs import JobsScreen
 from ticketflow.tui.screens.main import MainScreen
+from ticketflow.tui.widgets.jobs_bar import JobStatusBar
 
 Loader = Callable[[], LoadResult]
 
@@ -28,19 +34,105 @@ class TicketflowApp(App[None]):
 
     TITLE = "ticketflow"
     CSS_PATH = Path(__file__).with_name("app.tcss")
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {TicketflowCommands}
 
-    def __init__(self, store: TicketStore, *, loader: Loader | None = None) -> None:
+    def __init__(
+        self,
+        store: TicketStore,
+        *,
+        loader: Loader | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        queue: JobQueue | None = None,
+    ) -> None:
         super().__init__()
         self.store = store
         self.loader: Loader = loader or store.load_all
+        self.clock = clock
+        self.queue: JobQueue | None = queue
         self.main = MainScreen()
         self.problems: list[str] = []
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.sub_title = f"{self.store.root.name}: loading tickets..."
+        if self.queue is None:
+            self.queue = JobQueue.for_repo(
+                self.store.root, JobSettings.from_config(self.store.config)
+            )
+        await self.queue.__aenter__()
+        self.run_worker(pump_progress(self.queue, self), group="bridge", exit_on_error=False)
+        self.set_interval(0.1, self._tick)
         self.push_screen(self.main)  # it starts the first load once it is drawn
+
+    def _tick(self) -> None:
+        for bar in self.main.query(JobStatusBar).results(JobStatusBar):  # none once unmounted
+            bar.tick()
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def submit(self, job: Job, *, after: tuple[JobId, ...] = ()) -> JobId | None:
+        if self.queue is None or self.queue.closed:
+            return None
+        return self.queue.submit(job, after=after)
+
+    def on_job_update(self, message: JobUpdate) -> None:
+        progress = message.progress
+        for bar in self.main.query(JobStatusBar).results(JobStatusBar):
+            bar.update_job(progress)
+        if isinstance(self.screen, JobsScreen):
+            self.screen.refill()
+        if not progress.is_terminal:
+            return
+        if progress.status is JobStatus.COMPLETED:
+            self.notify(f"{progress.kind}: {progress.message}", title="Job done")
+            if progress.kind in ("pull", "scan"):
+                self.reload()
+        elif progress.status is JobStatus.FAILED:
+            self._report_failure(progress.job_id)
+        else:
+            self.notify(f"{progress.kind} {progress.message}", severity="warning")
+
+    @work(group="failures")
+    async def _report_failure(self, job_id: JobId) -> None:
+        """Show the failed job's error with its hint (the queue keeps the exception)."""
+        assert self.queue is not None
+        try:
+            await self.queue.wait(job_id)
+        except TicketflowError as exc:
+            self.show_error(exc)
+        except Exception as exc:
+            self.notify(f"{type(exc).__name__}: {exc}", title="Job failed", severity="error")
+
+    def active_jobs(self) -> list[JobId]:
+        if self.queue is None:
+            return []
+        return [p.job_id for p in self.queue.jobs(active_only=True)]
+
+    def cancel_active_job(self) -> None:
+        """ESC with nothing else to close: cancel the newest running (else pending) job."""
+        if self.queue is None:
+            return
+        active = self.queue.jobs(active_only=True)
+        running = [p for p in active if p.status is JobStatus.RUNNING and not p.cancelling]
+        pending = [p for p in active if p.status is JobStatus.PENDING]
+        candidates = running or pending
+        if not candidates:
+            self.notify("No job is running", severity="information", timeout=2)
+            return
+        self.queue.cancel(candidates[-1].job_id, "cancelled with ESC")
+
+    async def action_quit(self) -> None:
+        """Quit; a running job is cancelled first and waited for (at most a second)."""
+        if self.queue is not None and not self.queue.closed:
+            await self.queue.shutdown(timeout=1.0)
+        self.exit()
+
+    async def on_unmount(self) -> None:
+        if self.queue is not None and not self.queue.closed:
+            await self.queue.shutdown(timeout=1.0)
 
     @work(thread=True, exclusive=True, group="load")
     def reload(self, keep: str | None = None) -> None:
@@ -67,12 +159,15 @@ class TicketflowApp(App[None]):
         message = exc.message + (f"\n{exc.hint}" if exc.hint else "")
         self.notify(message, title="Error", severity="error", timeout=8)
 
-    def cancel_active_job(self) -> None:
-        """ESC with nothing else to close: cancel the running job (jobs arrive with #4)."""
 
-
-def create_app(store: TicketStore, *, loader: Loader | None = None) -> TicketflowApp:
-    return TicketflowApp(store, loader=loader)
+def create_app(
+    store: TicketStore,
+    *,
+    loader: Loader | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    queue: JobQueue | None = None,
+) -> TicketflowApp:
+    return TicketflowApp(store, loader=loader, clock=clock, queue=queue)
 
 
 def run_tui(store: TicketStore) -> None:

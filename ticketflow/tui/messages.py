@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from ticketflow.jobs.progress import JobProgress
 from ticketflow.model import Ticket
 
 
@@ -28,3 +29,18 @@ class TicketsChanged(Message):
     """Files changed (an edit, a pull, a scan): reload the lists."""
 
     reason: str = ""
+
+
+@dataclass
+class JobUpdate(Message):
+    """A job's progress from the queue. A newer update of the same job replaces an older
+    one still waiting in the message queue, unless that one is a terminal state."""
+
+    progress: JobProgress
+
+    def can_replace(self, message: Message) -> bool:
+        return (
+            isinstance(message, JobUpdate)
+            and message.progress.job_id == self.progress.job_id
+            and not message.progress.is_terminal
+        )

@@ -23,6 +23,7 @@ from ticketflow.tui.screens.forms import CloseTicketScreen, NewTicketRequest, Ne
 from ticketflow.tui.screens.info import BoardScreen, DetailScreen, HelpScreen
 from ticketflow.tui.search import SearchIndex
 from ticketflow.tui.widgets.detail import DetailPane
+from ticketflow.tui.widgets.jobs_bar import JobStatusBar
 from ticketflow.tui.widgets.ticket_list import TicketList
 
 if TYPE_CHECKING:
@@ -46,6 +47,11 @@ class MainScreen(Screen[None]):
         Binding("o", "reopen", "Reopen"),
         Binding("e", "edit", "Edit"),
         Binding("b", "board", "Board"),
+        Binding("p", "pull", "Pull"),
+        Binding("P", "push", "Push"),
+        Binding("S", "sync", "Sync"),
+        Binding("r", "rescan", "Rescan", show=False),
+        Binding("J", "jobs", "Jobs"),
         Binding("question_mark", "help", "Help"),
         Binding("escape", "escape", "Cancel", show=False),
     ]
@@ -72,7 +78,12 @@ class MainScreen(Screen[None]):
             yield DetailPane(id="detail")
         with Vertical(id="bottom"):
             yield Input(placeholder="search: id, description, then body", id="search")
+            yield JobStatusBar(self.tf_app.clock, id="jobs-bar")
         yield Footer()
+
+    @property
+    def jobs_bar(self) -> JobStatusBar:
+        return self.query_one(JobStatusBar)
 
     def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
@@ -156,6 +167,36 @@ class MainScreen(Screen[None]):
             self.query_one(TicketList).focus()
             return
         self.tf_app.cancel_active_job()
+
+    def action_pull(self) -> None:
+        from ticketflow.jobs.git import pull_job
+
+        store = self.tf_app.store
+        self.tf_app.submit(pull_job(store.root, store.config))
+
+    def action_push(self) -> None:
+        from ticketflow.jobs.git import push_job
+
+        store = self.tf_app.store
+        self.tf_app.submit(push_job(store.root, store.config))
+
+    def action_sync(self) -> None:
+        from ticketflow.jobs.git import pull_job, push_job
+
+        store = self.tf_app.store
+        pulled = self.tf_app.submit(pull_job(store.root, store.config))
+        if pulled is not None:
+            self.tf_app.submit(push_job(store.root, store.config), after=(pulled,))
+
+    def action_rescan(self) -> None:
+        from ticketflow.jobs.scan import ScanJob
+
+        self.tf_app.submit(ScanJob(self.tf_app.store))
+
+    def action_jobs(self) -> None:
+        from ticketflow.tui.screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
