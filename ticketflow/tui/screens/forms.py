@@ -24,7 +24,7 @@ class NewTicketRequest:
 
 
 DIALOG_CSS = """
-ModalScreen { align: center middle; }
+NewTicketScreen, CloseTicketScreen { align: center middle; }
 .dialog { width: 70; height: auto; padding: 1 2; border: thick $accent; background: $surface; }
 .dialog Label { margin-top: 1; }
 .dialog .error { color: $error; height: auto; }

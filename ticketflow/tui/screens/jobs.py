@@ -72,6 +72,12 @@ class JobsScreen(Screen[None]):
             )
         if table.row_count:
             table.move_cursor(row=min(selected, table.row_count - 1))
+        title = self.query_one("#jobs-title", Static)
+        title.update(
+            "Jobs: running and waiting first, then the history"
+            if table.row_count
+            else "No jobs yet: p pulls, P pushes, S syncs, r rescans"
+        )
 
     def on_job_update(self, message: JobUpdate) -> None:
         self.refill()

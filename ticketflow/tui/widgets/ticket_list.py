@@ -84,7 +84,7 @@ class TicketList(ScrollView, can_focus=True):
 
     def _row_text(self, t: Ticket, width: int) -> str:
         if self.compact:
-            return f"{t.priority} {t.description or t.id}"[:width].ljust(width)
+            return f"{t.priority:>3} {t.description or t.id}"[:width].ljust(width)
         created = t.created_at.strftime("%Y-%m-%d") if t.created_at else "-"
         fixed = f"{t.id:<{self._id_width}.{self._id_width}}  {t.priority:>3}  {t.status.value:<5}  "
         tail = self._tail(width, created, t.parent or "")
@@ -94,7 +94,7 @@ class TicketList(ScrollView, can_focus=True):
 
     def _header_text(self, width: int) -> str:
         if self.compact:
-            return f"{len(self.tickets)} tickets".ljust(width)
+            return "PRI DESCRIPTION"[:width].ljust(width)
         fixed = f"{'ID':<{self._id_width}}  {'PRI':>3}  {'STAT':<5}  "
         tail = self._tail(width, "CREATED", "PARENT")
         room = max(10, width - len(fixed) - len(tail))
