@@ -48,7 +48,7 @@ from ticketflow.jobs import (
     parse_job_settings,
 )
 from ticketflow.jobs.scan import ScanJob, ScanResult
-from ticketflow.store import TicketFile, TicketStore
+from ticketflow.store import TicketStore
 
 WAIT = 10.0
 """Upper bound for anything awaited in a test: a hang fails instead of blocking the suite.
@@ -844,32 +844,38 @@ async def test_scan_job_reads_every_ticket(store: TicketStore, no_leaks: None) -
         store.create(f"ticket-{i}", commit=False)
     async with JobQueue() as q:
         result = await q.wait(q.submit(ScanJob(store)))
-    assert isinstance(result, ScanResult) and len(result.tickets) == 5
-    assert str(result) == "5 tickets, 0 problems"
+    assert isinstance(result, ScanResult)
+    assert result.counts.tickets == 5 and result.clean
+    assert ScanJob(store).summarize(result) == "5 tickets, 0 errors, 5 parsed"
 
 
 async def test_scan_job_cancel_reports_how_far_it_got(store: TicketStore, no_leaks: None) -> None:
-    for i in range(10):
+    from ticketflow.index import CHUNK
+
+    count = CHUNK * 3  # the index checks the token between chunks
+    for i in range(count):
         store.create(f"ticket-{i}", commit=False)
-    reached, resume = threading.Event(), threading.Event()
 
-    class SlowStore(TicketStore):
-        reads = 0
+    class CancelMidway(ScanJob):
+        """Cancels itself from its own progress, once some files are parsed."""
 
-        def read_file(self, tf: TicketFile):  # type: ignore[no-untyped-def]
-            SlowStore.reads += 1
-            if SlowStore.reads == 4:
-                reached.set()
-                assert resume.wait(WAIT)
-            return super().read_file(tf)
+        def run(self, ctx):  # type: ignore[no-untyped-def]
+            from ticketflow.index import TicketIndex
 
-    slow = SlowStore(store.root, store.config)
+            def progress(current: int, total: int | None, message: str) -> None:
+                ctx.progress(current, total, message)
+                if current >= 4:
+                    ctx.cancel.cancel()
+
+            return TicketIndex.open(self.store, pool_min_files=10**9).scan(
+                progress=progress, cancel=ctx.cancel
+            )
+
     async with JobQueue() as q:
-        job_id = q.submit(ScanJob(slow))
-        await until(reached.is_set)
-        q.cancel(job_id)
-        resume.set()
+        job_id = q.submit(CancelMidway(store))
         with pytest.raises(CancelledError) as info:
             await q.wait(job_id)
-    assert info.value.partial == "4 of 10 tickets scanned"
-    assert q.progress(job_id).message == "cancelled: 4 of 10 tickets scanned"
+    assert info.value.partial is not None
+    done, total = info.value.partial.removesuffix(" tickets scanned").split(" of ")
+    assert int(total) == count and 4 <= int(done) < count
+    assert q.progress(job_id).message == f"cancelled: {info.value.partial}"

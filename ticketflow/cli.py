@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from json.encoder import encode_basestring as _encode_str  # the C string encoder
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,7 +37,7 @@ from ticketflow.errors import (
 )
 from ticketflow.fsutil import atomic_write
 from ticketflow.model import Status, Ticket, format_time
-from ticketflow.store import TicketStore
+from ticketflow.store import LoadResult, TicketStore
 
 if TYPE_CHECKING:
     from ticketflow.jobs import JobId, JobQueue
@@ -80,15 +81,32 @@ def ticket_json(ticket: Ticket, *, content: bool = False) -> dict[str, Any]:
     return out
 
 
+def _pretty(value: Any, pad: str = "") -> str:
+    """``json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)``, byte for byte,
+    several times faster: Python's indenting encoder is pure Python, while here the leaves
+    go through the C string encoder."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = pad + "  "
+        items = [f"{inner}{_encode_str(str(k))}: {_pretty(value[k], inner)}" for k in sorted(value)]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        inner = pad + "  "
+        return "[\n" + ",\n".join(inner + _pretty(v, inner) for v in value) + "\n" + pad + "]"
+    if isinstance(value, str):
+        return _encode_str(value)
+    return json.dumps(value)
+
+
 def dumps_json(data: Any, pretty: bool = True) -> str:
     """Go's ``encoding/json`` layout: sorted keys, 2-space indent, HTML characters escaped."""
-    text = json.dumps(
-        data,
-        indent=2 if pretty else None,
-        separators=(",", ": ") if pretty else (",", ":"),
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+    if pretty:
+        text = _pretty(data)
+    else:
+        text = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
     for char, escaped in (
         ("<", "\\u003c"),
         (">", "\\u003e"),
@@ -374,6 +392,14 @@ def new_cmd(
 STATUS_FILTERS = ("todo", "doing", "done", "all", "active")
 
 
+def load_tickets(store: TicketStore, *, bodies: bool = False) -> LoadResult:
+    """Every ticket through the index (only changed files are parsed); the index's
+    tickets carry no body unless ``bodies``."""
+    from ticketflow.index import TicketIndex
+
+    return TicketIndex.open(store).load(bodies=bodies)
+
+
 def summarize(tickets: Iterable[Ticket]) -> dict[str, int]:
     """Counts by status (from timestamps) of every readable ticket, as list and status show."""
     summary = {s.value: 0 for s in Status}
@@ -441,7 +467,7 @@ def list_cmd(
     Files that cannot be read are skipped with a warning on stderr;
     'ticketflow show' on one of them says what is wrong.
     """
-    result = store.load_all()
+    result = load_tickets(store, bodies=bool(search))
     for problem in result.problems:
         click.echo(f"Warning: skipped {problem.message}", err=True)
     tickets = filter_tickets(result.tickets, status, priority, search)
@@ -666,7 +692,7 @@ def edit_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -
 @command()
 def status_cmd(store: TicketStore, out: Output) -> None:
     """Show the current branch, the current ticket and how many tickets are in each state."""
-    result = store.load_all()
+    result = load_tickets(store)
     for problem in result.problems:
         click.echo(f"Warning: skipped {problem.message}", err=True)
     summary = summarize(result.tickets)
@@ -1003,6 +1029,26 @@ def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: in
             click.echo(f"The sandbox stays in {base}", err=True)
         else:
             shutil.rmtree(base, ignore_errors=True)
+
+
+@cli.command("scan")
+@command()
+def scan_cmd(store: TicketStore, out: Output) -> None:
+    """Refresh the ticket index and lint every ticket file.
+
+    Reports malformed frontmatter (path, line, what), files in the wrong
+    status folder, duplicate ids, wrong field types, dangling related
+    references and parent cycles. Exit 0 when no error was found, 1 when
+    one was. Runs through the job queue; Ctrl+C cancels it.
+    """
+    from ticketflow.index import ScanResult
+    from ticketflow.jobs.scan import ScanJob
+
+    (result,) = run_jobs(out, "scan", store, lambda q: [q.submit(ScanJob(store))])
+    assert isinstance(result, ScanResult)
+    out.emit(result.to_json(), result.to_text)
+    if result.exit_code:
+        sys.exit(result.exit_code)
 
 
 @cli.command("jobs")

@@ -18,7 +18,8 @@ from textual.command import Provider
 
 from ticketflow.errors import TicketflowError
 from ticketflow.jobs import Job, JobId, JobQueue, JobSettings, JobStatus
-from ticketflow.store import LoadResult, TicketStore
+from ticketflow.model import Ticket
+from ticketflow.store import LoadResult, TicketFile, TicketStore
 from ticketflow.tui.bridge import pump_progress
 from ticketflow.tui.commands import TicketflowCommands
 from ticketflow.tui.messages import JobUpdate
@@ -50,7 +51,7 @@ class TicketflowApp(App[None]):
     ) -> None:
         super().__init__()
         self.store = store
-        self.loader: Loader = loader or store.load_all
+        self.loader: Loader = loader or self._load_from_index
         self.clock = clock
         self.queue: JobQueue | None = queue
         self.main = MainScreen()
@@ -133,6 +134,21 @@ class TicketflowApp(App[None]):
     async def on_unmount(self) -> None:
         if self.queue is not None and not self.queue.closed:
             await self.queue.shutdown(timeout=1.0)
+
+    def _load_from_index(self) -> LoadResult:
+        from ticketflow.index import TicketIndex
+
+        return TicketIndex.open(self.store).load()
+
+    def full_ticket(self, ticket: Ticket) -> Ticket:
+        """The ticket with its body: index rows carry the fields only (one file read)."""
+        if ticket.body or ticket.raw is not None or ticket.path is None:
+            return ticket
+        try:
+            tf = TicketFile(ticket.id, ticket.status, self.store.root / ticket.path)
+            return self.store.read_file(tf)
+        except TicketflowError:
+            return ticket
 
     @work(thread=True, exclusive=True, group="load")
     def reload(self, keep: str | None = None) -> None:

@@ -8,7 +8,7 @@ description, then body matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ticketflow.model import Ticket
 
@@ -16,15 +16,20 @@ from ticketflow.model import Ticket
 class SearchIndex:
     """Lower-cased haystacks for one list of tickets, built once per list."""
 
-    def __init__(self, tickets: Sequence[Ticket]) -> None:
+    def __init__(
+        self, tickets: Sequence[Ticket], body_of: Callable[[Ticket], str] | None = None
+    ) -> None:
         self.tickets = list(tickets)
         self.heads = [f"{t.id} {t.description}".lower() for t in self.tickets]
+        self._body_of = body_of or (lambda t: t.body)
         self._bodies: list[str] | None = None
 
     @property
     def bodies(self) -> list[str]:
-        if self._bodies is None:  # built on the first search that reaches the bodies
-            self._bodies = [t.body.lower() for t in self.tickets]
+        """Built on the first search that reaches the bodies (index rows have none, so
+        this reads each file once)."""
+        if self._bodies is None:
+            self._bodies = [self._body_of(t).lower() for t in self.tickets]
         return self._bodies
 
     def search(self, query: str) -> list[Ticket]:

@@ -110,7 +110,8 @@ class MainScreen(Screen[None]):
         pool = self.all_tickets
         if self.query_text:
             if self._search is None:
-                self._search = SearchIndex(self.all_tickets)
+                full = self.tf_app.full_ticket
+                self._search = SearchIndex(self.all_tickets, body_of=lambda t: full(t).body)
             pool = self._search.search(self.query_text)
         if self.tab != "all":
             pool = [t for t in pool if t.status.value == self.tab]
@@ -122,10 +123,11 @@ class MainScreen(Screen[None]):
     # --- events ----------------------------------------------------------------------------
 
     def on_ticket_highlighted(self, event: TicketHighlighted) -> None:
-        self.query_one(DetailPane).show(event.ticket)
+        ticket = event.ticket
+        self.query_one(DetailPane).show(self.tf_app.full_ticket(ticket) if ticket else None)
 
     def on_ticket_chosen(self, event: TicketChosen) -> None:
-        self.app.push_screen(DetailScreen(event.ticket))
+        self.app.push_screen(DetailScreen(self.tf_app.full_ticket(event.ticket)))
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tab.id:
