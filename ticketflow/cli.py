@@ -274,14 +274,14 @@ Exit codes are listed in docs/commands.md.
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
+        from ticketflow.tui.app import create_app
+
         try:
-            store = _open_store()
+            app = create_app(_open_store())
         except TicketflowError as exc:
             Output("text").error(exc)
             sys.exit(exc.exit_code)
-        from ticketflow.tui.app import run_tui
-
-        run_tui(store)
+        app.run()
 
 
 @cli.command("init")
@@ -773,6 +773,13 @@ def run_jobs(
                 display.update(0, None, "cancelling... (Ctrl+C again to quit at once)")
 
             loop.add_signal_handler(signal.SIGINT, on_sigint)
+
+            async def redraw() -> None:  # a throttled line is printed later, never dropped
+                while True:
+                    await asyncio.sleep(0.25)
+                    display.refresh()
+
+            ticker = asyncio.create_task(redraw())
             try:
                 with display:
                     async for progress in queue.watch(*ids):
@@ -781,6 +788,7 @@ def run_jobs(
                     display.refresh(final=True)
                 return [await queue.wait(job_id) for job_id in ids]
             finally:
+                ticker.cancel()
                 loop.remove_signal_handler(signal.SIGINT)
 
     return asyncio.run(drive())
@@ -925,7 +933,7 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
 @_remote_option
 @command()
 def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
-    """Push the current branch to its upstream (default origin/<git.default_branch>).
+    """Push the current branch to its upstream (else the branch of the same name on origin).
 
     If the remote has commits you don't have, nothing is pushed (exit 3):
     run 'ticketflow pull' first, or 'ticketflow sync'.
@@ -1026,7 +1034,8 @@ def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: in
         relay.close()
         daemon.stop()
         if keep:
-            click.echo(f"The sandbox stays in {base}", err=True)
+            run_git(box.workspace, "remote", "set-url", "origin", str(box.remote))
+            click.echo(f"The sandbox stays in {base} (origin: {box.remote})", err=True)
         else:
             shutil.rmtree(base, ignore_errors=True)
 
@@ -1062,7 +1071,7 @@ def scan_cmd(store: TicketStore, out: Output) -> None:
 )
 @command()
 def jobs_cmd(store: TicketStore, out: Output, count: int) -> None:
-    """Show the history of background jobs (pull, push, sync, scan), newest first.
+    """Show the history of background jobs (pull, push, scan; a sync is a pull and a push).
 
     Kept in .git/ticketflow/jobs.sqlite across runs (jobs.history_size in the
     config bounds it); the TUI's J screen shows the same with the running jobs.
@@ -1080,6 +1089,7 @@ def jobs_cmd(store: TicketStore, out: Output, count: int) -> None:
             result = e.get("error") or e.get("result") or ""
             if isinstance(result, dict):
                 result = result.get("message", "")
+            result = str(result).splitlines()[0] if result else ""
             lines.append(
                 f"{e.get('id')!s:>5}  {e.get('kind')!s:<6}  {e.get('status')!s:<10}  "
                 f"{started:<20}  {result}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -56,13 +57,13 @@ class TicketflowApp(App[None]):
         self.queue: JobQueue | None = queue
         self.main = MainScreen()
         self.problems: list[str] = []
+        self.settings = JobSettings.from_config(store.config)  # a bad jobs: section fails here
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
 
     async def on_mount(self) -> None:
         self.sub_title = f"{self.store.root.name}: loading tickets..."
         if self.queue is None:
-            self.queue = JobQueue.for_repo(
-                self.store.root, JobSettings.from_config(self.store.config)
-            )
+            self.queue = JobQueue.for_repo(self.store.root, self.settings)
         await self.queue.__aenter__()
         self.run_worker(pump_progress(self.queue, self), group="bridge", exit_on_error=False)
         self.set_interval(0.1, self._tick)

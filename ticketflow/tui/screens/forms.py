@@ -42,6 +42,7 @@ class NewTicketScreen(ModalScreen[NewTicketRequest | None]):
     def __init__(self, resolve_parent: object = None) -> None:
         super().__init__()
         self.resolve_parent = resolve_parent
+        self._parent_checked: tuple[str, str] = ("", "")  # (value, problem): one lookup each
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -75,10 +76,14 @@ class NewTicketScreen(ModalScreen[NewTicketRequest | None]):
             return "priority must be 1 or more"
         parent = self.query_one("#parent", Input).value.strip()
         if parent and callable(self.resolve_parent):
-            try:
-                self.resolve_parent(parent)
-            except TicketflowError as exc:
-                return f"parent: {exc.message}"
+            if self._parent_checked[0] != parent:  # a lookup lists every ticket file
+                try:
+                    self.resolve_parent(parent)
+                    problem = ""
+                except TicketflowError as exc:
+                    problem = f"parent: {exc.message}"
+                self._parent_checked = (parent, problem)
+            return self._parent_checked[1]
         return ""
 
     def on_input_changed(self, event: Input.Changed) -> None:

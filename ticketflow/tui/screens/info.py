@@ -13,6 +13,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Markdown, Static
 
 from ticketflow.model import Status, Ticket
+from ticketflow.tui.messages import TicketChosen
 from ticketflow.tui.widgets.detail import fields_table
 from ticketflow.tui.widgets.ticket_list import TicketList
 
@@ -92,8 +93,8 @@ class BoardScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,b", "app.pop_screen", "Back"),
-        Binding("h,left", "focus_previous", "Left", show=False),
-        Binding("l,right", "focus_next", "Right", show=False),
+        Binding("h,left", "app.focus_previous", "Left", show=False),
+        Binding("l,right", "app.focus_next", "Right", show=False),
     ]
 
     def __init__(self, tickets: Sequence[Ticket]) -> None:
@@ -115,3 +116,10 @@ class BoardScreen(Screen[None]):
             column.set_tickets([t for t in self.tickets if t.status is status])
             column.border_title = f"{status.value.upper()} ({len(column.tickets)})"
         self.query_one("#board-todo", TicketList).focus()
+
+    def on_ticket_chosen(self, event: TicketChosen) -> None:
+        from ticketflow.tui.app import TicketflowApp
+
+        app = self.app
+        ticket = app.full_ticket(event.ticket) if isinstance(app, TicketflowApp) else event.ticket
+        app.push_screen(DetailScreen(ticket))

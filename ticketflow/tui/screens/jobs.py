@@ -29,7 +29,7 @@ class JobsScreen(Screen[None]):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static("Jobs: running and waiting first, then the history", id="jobs-title")
+        yield Static("", id="jobs-title")
         yield DataTable(id="jobs", cursor_type="row")
         yield Footer()
 
@@ -52,18 +52,24 @@ class JobsScreen(Screen[None]):
         table.clear()
         shown: set[str] = set()
         queue = self.tf_app.queue
-        for p in queue.jobs(active_only=True) if queue is not None else []:
+        session = queue.jobs() if queue is not None else []
+        session.sort(key=lambda p: (p.is_terminal, -int(p.job_id)))  # active first, newest
+        for p in session:
             status = "cancelling" if p.cancelling else p.status.value
             count = f"{p.current}/{p.total}" if p.total else (str(p.current) if p.current else "")
-            table.add_row(str(p.job_id), p.kind, status, count, p.message, key=f"live-{p.job_id}")
+            message = p.message.splitlines()[0] if p.message else ""
+            table.add_row(str(p.job_id), p.kind, status, count, message, key=f"live-{p.job_id}")
             shown.add(str(p.job_id))
+        started = self.tf_app.started_at
         for entry in load_history(self.tf_app.store.root, limit=100):
+            if str(entry.get("submitted_at") or "") >= started:
+                continue  # this session's jobs are listed above
             error = entry.get("error")
-            message = (
-                error.get("message", "") if isinstance(error, dict) else entry.get("result") or ""
-            )
+            raw = error.get("message", "") if isinstance(error, dict) else entry.get("result")
+            text = str(raw or "")
+            message = text.splitlines()[0] if text else ""
             table.add_row(
-                str(entry.get("job_id")),
+                "-",
                 str(entry.get("kind")),
                 str(entry.get("status")),
                 f"{entry.get('duration') or 0:.1f} s",
@@ -74,7 +80,7 @@ class JobsScreen(Screen[None]):
             table.move_cursor(row=min(selected, table.row_count - 1))
         title = self.query_one("#jobs-title", Static)
         title.update(
-            "Jobs: running and waiting first, then the history"
+            "Jobs: this session's (running first), then earlier ones"
             if table.row_count
             else "No jobs yet: p pulls, P pushes, S syncs, r rescans"
         )

@@ -44,9 +44,9 @@ class MainScreen(Screen[None]):
         Binding("n", "new", "New"),
         Binding("s", "start", "Start"),
         Binding("c", "close_ticket", "Close"),
-        Binding("o", "reopen", "Reopen"),
+        Binding("o", "reopen", "Reopen", show=False),
         Binding("e", "edit", "Edit"),
-        Binding("b", "board", "Board"),
+        Binding("b", "board", "Board", show=False),
         Binding("p", "pull", "Pull"),
         Binding("P", "push", "Push"),
         Binding("S", "sync", "Sync"),
@@ -204,7 +204,9 @@ class MainScreen(Screen[None]):
         self.app.push_screen(HelpScreen())
 
     def action_board(self) -> None:
-        self.app.push_screen(BoardScreen(self._visible()))
+        """Every ticket (or every search match) by status, whatever tab is open."""
+        pool = self._search.search(self.query_text) if self.query_text and self._search else None
+        self.app.push_screen(BoardScreen(pool if pool is not None else self.all_tickets))
 
     def _current(self) -> Ticket | None:
         ticket = self.query_one(TicketList).current
@@ -232,7 +234,18 @@ class MainScreen(Screen[None]):
 
     def action_start(self) -> None:
         if (t := self._current()) is not None:
-            self._mutate("started", lambda: self.tf_app.store.start_ticket(t.id)[0].id)
+            self._mutate("started", lambda: self._start(t.id))
+
+    def _start(self, ticket_id: str) -> str:
+        ticket, workspace = self.tf_app.store.start_ticket(ticket_id)
+        if workspace is not None:
+            where = f" in {workspace.worktree}" if workspace.worktree else ""
+            failed = [c.command for c in workspace.commands if not c.ok]
+            note = f"; init commands failed: {', '.join(failed)}" if failed else ""
+            self.app.call_from_thread(
+                self.notify, f"Branch {workspace.branch}{where}{note}", timeout=8
+            )
+        return ticket.id
 
     def action_close_ticket(self) -> None:
         t = self._current()

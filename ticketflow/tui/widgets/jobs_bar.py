@@ -44,6 +44,9 @@ class JobStatusBar(Static):
         self.last: JobProgress | None = None
         self.frame = 0
 
+    def on_mount(self) -> None:
+        self.redraw()
+
     def update_job(self, progress: JobProgress) -> None:
         job = int(progress.job_id)
         if progress.is_terminal:
