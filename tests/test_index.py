@@ -710,15 +710,18 @@ def test_views_still_render_when_the_cache_is_locked(small: Path) -> None:
     assert all(e.text for e in locked.entries)
 
 
-def _list_json(index: TicketIndex, pretty: bool) -> str:
-    """The recipe proposed for ``ticketflow list --format json`` (see the issue's report)."""
-
+def _list_view(pretty: bool) -> View:
     def fragment(ticket: Ticket) -> str:
         text = dumps_json(ticket_json(ticket), pretty)
         return "    " + text.replace("\n", "\n    ") if pretty else text
 
-    listed = index.entries(View(f"list-json-{pretty}", fragment))
-    texts = [e.text for e in listed.entries]
+    return View(f"list-json-{pretty}", fragment)
+
+
+def _list_json(index: TicketIndex, pretty: bool) -> str:
+    """The recipe proposed for ``ticketflow list --format json`` (see the issue's report)."""
+    listed = index.rendered(_list_view(pretty))
+    texts = listed.texts
     summary = dumps_json(listed.summary, pretty)
     if not pretty:
         return '{"summary":' + summary + ',"tickets":[' + ",".join(texts) + "]}"
@@ -739,3 +742,38 @@ def test_list_json_from_cached_views_is_byte_identical(
         index = TicketIndex.open(store)
         assert _list_json(index, pretty) == expected
         assert _list_json(index, pretty) == expected  # from the cache
+
+
+def test_rendered_from_the_cache_equals_the_full_path(small: Path) -> None:
+    (small / "tickets/todo/250109-000000-broken.md").write_text("---\npriority: x\n---\n")
+    age_all(small)
+    index = open_index(small)
+    view = _list_view(True)
+    cases: list[dict[str, Any]] = [
+        {},
+        {"statuses": ("todo", "doing")},
+        {"statuses": ("done",)},
+        {"priority": 2},
+        {"limit": 3},
+        {"statuses": ("todo",), "priority": 1, "limit": 1},
+    ]
+    for options in cases:
+        slow = index.rendered(view, **options)  # the first call renders and stores
+        fast = index._rendered_from_cache(
+            view,
+            options.get("statuses", ("todo", "doing", "done")),
+            options.get("priority"),
+            options.get("limit", 0),
+        )
+        assert fast is not None, options
+        assert (fast.texts, fast.summary) == (slow.texts, slow.summary), options
+        assert [p.message for p in fast.problems] == [p.message for p in slow.problems]
+        assert [p.message for p in fast.problems] == [
+            "tickets/todo/250109-000000-broken.md:2: priority: expected an integer, got 'x'"
+        ]
+    age(write_ticket(small, "250101-000000-todo-1", description="changed"))
+    assert index._rendered_from_cache(view, ("todo",), None, 0) is None  # a file changed
+    changed = index.rendered(view)
+    assert any('"description": "changed"' in text for text in changed.texts)
+    assert index._rendered_from_cache(view, ("todo", "doing", "done"), None, 0) is not None
+    assert index._rendered_from_cache(_list_view(False), ("todo",), None, 0) is None  # new key

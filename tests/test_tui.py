@@ -65,7 +65,8 @@ async def test_list_tabs_and_detail(filled: TicketStore) -> None:
         assert app.main.tab == "doing"
         await pilot.press("shift+tab", "shift+tab")
         assert app.main.tab == "all"
-        assert str(app.main.query_one(Tabs).query_one("#tab-todo").label) == "Todo 2"
+        assert str(app.main.query_one(Tabs).query_one("#tab-todo").label) == "Todo"
+        assert app.sub_title.endswith("3 tickets (2 todo, 1 doing, 0 done)")
         await pilot.press("a", "enter")
         assert isinstance(app.screen, DetailScreen)
         await pilot.press("escape")

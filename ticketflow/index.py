@@ -71,11 +71,13 @@ MAX_UNCERTAIN_BYTES = 64 << 20
 LARGE_FILE_BYTES = 1 << 20
 """Ticket files larger than this are reported (a warning): they slow every tool down."""
 
-POOL_MIN_FILES = 3000
-"""Parse in a process pool only when at least this many files changed (and 2+ CPUs). Below,
-starting and feeding workers costs more than it saves; ``benchmarks/bench_scan.py
---crossover`` measures it (docs/benchmarks.md)."""
-POOL_MIN_FILES_NO_FORK = 20000
+POOL_MIN_FILES = 20000
+"""Parse in a process pool only when at least this many files changed (and 2+ CPUs).
+``benchmarks/bench_scan.py --crossover`` measured the project's 2-core machine: the pool
+(starting at ~30 ms) never wins below 16,000 changed files and breaks even from there; a scan
+there is bound by per-file system calls (~9 µs a file), parsing is ~3 µs. Where system calls
+are cheaper, the parse's share and the pool's gain grow: pass ``pool_min_files`` to tune."""
+POOL_MIN_FILES_NO_FORK = 50000
 """The same threshold when workers cannot be forked (each must import ticketflow first)."""
 CHUNK = 128
 """Files parsed between two progress reports and cancel checks, in-process."""
@@ -387,6 +389,19 @@ class EntryList:
     entries: list[Entry]
     summary: dict[str, int]
     problems: list[MalformedTicketError]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """``TicketIndex.rendered``'s answer: the view's texts of the selected tickets in list
+    order, with the same summary and problems as ``EntryList``."""
+
+    texts: list[str]
+    summary: dict[str, int]
+    problems: list[MalformedTicketError]
+
+
+ALL_STATUSES = ("todo", "doing", "done")
 
 
 # --- reading and parsing one file (runs in worker processes too) -------------------------
@@ -808,7 +823,7 @@ class _Cache:
                 if removed:
                     conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in removed])
                 if rows:
-                    conn.executemany(_INSERT, sorted(rows, key=_BY_PATH))  # B-tree order
+                    conn.executemany(_INSERT, sorted(rows, key=_ORDER))  # primary-key order
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
             if lint is not None and generation == seen_generation:
                 new_generation = generation + 1 if (rows or removed) else generation
@@ -1109,6 +1124,86 @@ class TicketIndex:
             self.clear()  # a row no parse could have written: start over
             refresh = self._refresh("entries", progress, cancel, executor, lint=False)
             return self._entries(refresh, view)
+
+    def rendered(
+        self,
+        view: View,
+        *,
+        statuses: Sequence[str] = ALL_STATUSES,
+        priority: int | None = None,
+        limit: int = 0,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Rendered:
+        """The view's texts of the tickets with one of ``statuses`` (and ``priority``), in
+        list order, at most ``limit`` (0: all): ``list --format json`` in one call.
+
+        When no file changed and every rendering is cached, SQLite selects and orders the
+        texts and nothing else is built (a hundred thousand tickets list in well under a
+        second); otherwise this is ``entries(view)`` filtered, which brings the cache up to
+        date for the next call.
+        """
+        fast = self._rendered_from_cache(view, statuses, priority, limit)
+        if fast is not None:
+            return fast
+        listed = self.entries(view, progress, cancel)
+        texts = [
+            e.text
+            for e in listed.entries
+            if e.status in statuses and (priority is None or e.priority == priority)
+        ]
+        return Rendered(texts[:limit] if limit else texts, listed.summary, listed.problems)
+
+    def _rendered_from_cache(
+        self, view: View, statuses: Sequence[str], priority: int | None, limit: int
+    ) -> Rendered | None:
+        listing = self._list_files(False, time.time_ns())
+        if listing.racy:
+            return None
+        cache = _Cache(self.path, self._fingerprint, self.busy_timeout)
+        try:
+            cache.open()
+            assert cache.conn is not None
+            conn = cache.conn
+            conn.execute("BEGIN")  # one snapshot for every query below
+            try:
+                stamps = conn.execute(_SELECT["stamps"]).fetchall()
+                if len(stamps) != len(listing.stamps) or dict(stamps) != listing.stamps:
+                    return None  # something changed: the full refresh handles it
+                stale = conn.execute(
+                    "SELECT 1 FROM files WHERE status IS NOT NULL"
+                    " AND (view_key IS NOT ? OR view_text IS NULL) LIMIT 1",
+                    (view.key,),
+                ).fetchone()
+                if stale is not None:
+                    return None
+                marks = ", ".join("?" * len(statuses))
+                where = f"status IN ({marks})" + (
+                    " AND priority = ?" if priority is not None else ""
+                )
+                params: list[Any] = [*statuses, *([priority] if priority is not None else [])]
+                query = f"SELECT view_text FROM files WHERE {where}{_ORDER_BY} LIMIT ?"  # noqa: S608
+                texts = [text for (text,) in conn.execute(query, [*params, limit or -1])]
+                counts = dict(
+                    conn.execute(
+                        "SELECT status, count(*) FROM files"
+                        " WHERE status IS NOT NULL GROUP BY status"
+                    ).fetchall()
+                )
+                failed = conn.execute(
+                    f"SELECT {', '.join(_NAMES[:LINT_COLUMNS])} FROM files WHERE status IS NULL"  # noqa: S608
+                ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+        except (_CacheError, sqlite3.Error):
+            return None
+        finally:
+            cache.close()
+        summary = {status: counts.get(status, 0) for status in ALL_STATUSES}
+        summary["total"] = sum(summary.values())
+        order = {s.value: i for i, s in enumerate(Status)}
+        failed.sort(key=lambda row: (order[row[_FOLDER]], row[_PATH]))
+        return Rendered(texts, summary, [_row_error(row) for row in failed])
 
     def clear(self) -> None:
         """Delete the cache, so that the next refresh is cold."""

@@ -164,7 +164,13 @@ class TicketflowApp(App[None]):
 
             self.main.query_one(TicketList).set_tickets(self.main._visible(), keep=keep)
         skipped = f", {len(self.problems)} unreadable" if self.problems else ""
-        self.sub_title = f"{self.store.root.name}: {len(result.tickets)} tickets{skipped}"
+        counts = {status: 0 for status in ("todo", "doing", "done")}
+        for ticket in result.tickets:
+            counts[ticket.status.value] += 1
+        self.sub_title = (
+            f"{self.store.root.name}: {len(result.tickets)} tickets "
+            f"({counts['todo']} todo, {counts['doing']} doing, {counts['done']} done){skipped}"
+        )
         if self.problems:
             self.notify(
                 "\n".join(self.problems[:3]) + ("\n..." if len(self.problems) > 3 else ""),

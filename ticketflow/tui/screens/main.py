@@ -96,14 +96,8 @@ class MainScreen(Screen[None]):
         current = self.query_one(TicketList).current
         self.all_tickets = tickets
         self._search = None
-        counts = {s.value: 0 for s in Status}
-        for t in tickets:
-            counts[t.status.value] += 1
-        labels = {"all": len(tickets), **counts}
-        tabs = self.query_one(Tabs)
-        for name in TABS:
-            for tab in tabs.query(f"#tab-{name}").results(Tab):
-                tab.label = f"{name.capitalize()} {labels[name]}"
+        # Tab labels stay fixed: a label that changes width leaves Tabs' underline behind
+        # (it moves only on activation). The counts go to the header (see the app).
         self._apply(keep=current.id if current else None)
 
     def _visible(self) -> list[Ticket]:
