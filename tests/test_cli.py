@@ -563,3 +563,40 @@ def test_unwritable_ticket_folder_is_a_clear_error(repo: Path, run: Cli) -> None
     assert r.stderr.startswith("Error: cannot read tickets/todo: Not a directory")
     assert "Hint: " in r.stderr
     assert (repo / "tickets/todo").read_text() == "a file where the folder should be"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--status", "all", "--count", "0"],
+        ["--status", "done", "--count", "5"],
+        ["--status", "todo", "--priority", "3"],
+        ["--status", "all", "--count", "0", "--priority", "1"],
+    ],
+)
+@pytest.mark.parametrize("pretty", [True, False])
+def test_fast_json_list_equals_the_plain_rendering(
+    corpus_repo: Path, run: Cli, args: list[str], pretty: bool
+) -> None:
+    """The index's cached per-ticket JSON gives exactly what rendering every ticket gives."""
+    from ticketflow.cli import dumps_json, filter_tickets, summarize, ticket_json
+    from ticketflow.store import TicketStore
+
+    if not pretty:
+        cfg = corpus_repo / ".ticketflow.yaml"
+        cfg.write_text(cfg.read_text().replace("json_pretty: true", "json_pretty: false"))
+    for _ in range(2):  # cold index, then warm (rows and renderings cached)
+        fast = run(corpus_repo, "list", "--format", "json", *args)
+        assert fast.exit_code == 0, fast.output
+        loaded = TicketStore.open(corpus_repo).load_all()
+        status = args[args.index("--status") + 1] if "--status" in args else "active"
+        priority = int(args[args.index("--priority") + 1]) if "--priority" in args else None
+        count = int(args[args.index("--count") + 1]) if "--count" in args else 20
+        chosen = filter_tickets(loaded.tickets, status, priority, None)
+        chosen = chosen[:count] if count else chosen
+        expected = dumps_json(
+            {"tickets": [ticket_json(t) for t in chosen], "summary": summarize(loaded.tickets)},
+            pretty,
+        )
+        assert fast.stdout == expected + "\n"

@@ -467,6 +467,9 @@ def list_cmd(
     Files that cannot be read are skipped with a warning on stderr;
     'ticketflow show' on one of them says what is wrong.
     """
+    if out.json and not search:
+        _list_json_fast(store, out, status, count, priority)
+        return
     result = load_tickets(store, bodies=bool(search))
     for problem in result.problems:
         click.echo(f"Warning: skipped {problem.message}", err=True)
@@ -478,6 +481,39 @@ def list_cmd(
         {"tickets": [ticket_json(t) for t in tickets], "summary": summary},
         lambda: render_list(tickets),
     )
+
+
+def _list_json_fast(
+    store: TicketStore, out: Output, status: str, count: int, priority: int | None
+) -> None:
+    """``list --format json`` from the index's cached per-ticket JSON: byte for byte what
+    ``dumps_json`` of the whole list gives, without building ten thousand tickets."""
+    from ticketflow.index import ALL_STATUSES, TicketIndex, View
+
+    pretty = out.pretty
+    if pretty:
+
+        def fragment(ticket: Ticket) -> str:
+            return "    " + dumps_json(ticket_json(ticket), True).replace("\n", "\n    ")
+    else:
+
+        def fragment(ticket: Ticket) -> str:
+            return dumps_json(ticket_json(ticket), False)
+
+    statuses = {"active": ("todo", "doing"), "all": ALL_STATUSES}.get(status, (status,))
+    view = View(f"list-json-{'pretty' if pretty else 'compact'}-1", fragment)
+    listed = TicketIndex.open(store).rendered(
+        view, statuses=statuses, priority=priority, limit=count
+    )
+    for problem in listed.problems:
+        click.echo(f"Warning: skipped {problem.message}", err=True)
+    summary = dumps_json(listed.summary, pretty)
+    if pretty:
+        tickets = "[\n" + ",\n".join(listed.texts) + "\n  ]" if listed.texts else "[]"
+        summary = summary.replace("\n", "\n  ")
+        click.echo('{\n  "summary": ' + summary + ',\n  "tickets": ' + tickets + "\n}")
+    else:
+        click.echo('{"summary":' + summary + ',"tickets":[' + ",".join(listed.texts) + "]}")
 
 
 @cli.command("show")
