@@ -325,3 +325,12 @@ async def test_esc_with_no_job_says_so(filled: TicketStore) -> None:
         await settle(app, pilot)
         await pilot.press("escape")
         assert any("No job is running" in n.message for n in app._notifications)
+
+
+async def test_changes_made_outside_show_up(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        other = TicketStore.open(filled.root)  # another process, an editor, a pull...
+        await asyncio.to_thread(other.create, "from-outside")
+        await wait_until(pilot, lambda: "from-outside" in ids(app), rounds=200)

@@ -27,6 +27,7 @@ from ticketflow.tui.messages import JobUpdate
 from ticketflow.tui.screens.jobs import JobsScreen
 from ticketflow.tui.screens.main import MainScreen
 from ticketflow.tui.widgets.jobs_bar import JobStatusBar
+from ticketflow.tui.widgets.ticket_list import TicketList
 
 Loader = Callable[[], LoadResult]
 
@@ -67,7 +68,28 @@ class TicketflowApp(App[None]):
         await self.queue.__aenter__()
         self.run_worker(pump_progress(self.queue, self), group="bridge", exit_on_error=False)
         self.set_interval(0.1, self._tick)
+        self._folders = self._folder_stamp()
+        self.set_interval(2.0, self._watch_folders)
         self.push_screen(self.main)  # it starts the first load once it is drawn
+
+    def _folder_stamp(self) -> tuple[int, ...]:
+        """The status folders' mtimes: a ticket written, moved or removed (by an editor, a
+        pull, the Go tool) changes them, since files are replaced by rename."""
+        stamps = []
+        for folder in self.store.config.status_dirs().values():
+            try:
+                stamps.append((self.store.tickets_root / folder).stat().st_mtime_ns)
+            except OSError:
+                stamps.append(0)
+        return tuple(stamps)
+
+    def _watch_folders(self) -> None:
+        stamp = self._folder_stamp()
+        if stamp != self._folders:
+            self._folders = stamp
+            current = self.main.query(TicketList).results(TicketList)
+            keep = next((t.current.id for t in current if t.current is not None), None)
+            self.reload(keep)
 
     def _tick(self) -> None:
         for bar in self.main.query(JobStatusBar).results(JobStatusBar):  # none once unmounted
@@ -160,8 +182,6 @@ class TicketflowApp(App[None]):
         self.problems = [p.message for p in result.problems]
         self.main.set_tickets(result.tickets)
         if keep is not None:
-            from ticketflow.tui.widgets.ticket_list import TicketList
-
             self.main.query_one(TicketList).set_tickets(self.main._visible(), keep=keep)
         skipped = f", {len(self.problems)} unreadable" if self.problems else ""
         counts = {status: 0 for status in ("todo", "doing", "done")}
