@@ -4,4 +4,5 @@ from __future__ import annotations
 
 from ticketflow.cli import main
 
-main()
+if __name__ == "__main__":  # a process-pool worker re-imports this module as __mp_main__
+    main()
