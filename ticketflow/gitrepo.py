@@ -220,6 +220,11 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self._phase = ""
         self._credential_attempts = 0
 
+    def cancelled(self, what: str) -> CancelledError:
+        """The error a cancelled transfer ends with, saying how far it got."""
+        done = f"{self.received}/{self.total}" if self.total else "0"
+        return CancelledError(f"{what} cancelled", partial=f"{done} objects")
+
     def _report(self, phase: str, current: int, total: int | None, message: str) -> None:
         now = time.monotonic()
         final = total is not None and current >= total
@@ -439,8 +444,7 @@ def fetch(
     try:
         stats = remote.fetch(callbacks=callbacks, message=f"ticketflow: fetch {remote.name}")
     except CancelledError:
-        done = f"{callbacks.received}/{callbacks.total}" if callbacks.total else "0"
-        raise CancelledError("fetch cancelled", partial=f"{done} objects") from None
+        raise callbacks.cancelled("fetch") from None
     except GitError:
         raise
     except (pygit2.GitError, OSError) as exc:
@@ -910,8 +914,7 @@ def push(
     try:
         target.push([f"refs/heads/{branch}:refs/heads/{dest}"], callbacks=callbacks)
     except CancelledError:
-        done = f"{callbacks.received}/{callbacks.total}" if callbacks.total else "0"
-        raise CancelledError("push cancelled", partial=f"{done} objects") from None
+        raise callbacks.cancelled("push") from None
     except GitError:
         raise
     except (pygit2.GitError, OSError) as exc:
@@ -953,8 +956,7 @@ def clone(
         pygit2.clone_repository(url, str(dest), callbacks=callbacks)
     except CancelledError:
         shutil.rmtree(dest, ignore_errors=True)
-        done = f"{callbacks.received}/{callbacks.total}" if callbacks.total else "0"
-        raise CancelledError("clone cancelled", partial=f"{done} objects") from None
+        raise callbacks.cancelled("clone") from None
     except (pygit2.GitError, OSError) as exc:
         shutil.rmtree(dest, ignore_errors=True)
         raise classify_error(exc, f"clone of {shown}") from None
