@@ -11,7 +11,11 @@ from ticketflow.index import ScanResult, TicketIndex
 from ticketflow.jobs.job import Job, JobContext
 from ticketflow.store import TicketStore
 
-__all__ = ["ScanJob", "ScanResult"]
+__all__ = ["IN_PROCESS", "ScanJob", "ScanResult"]
+
+IN_PROCESS = 2**62
+"""``pool_min_files`` that keeps parsing in this process. The TUI needs it: inside a running
+Textual app, starting a forkserver pool fails ("bad value(s) in fds_to_keep")."""
 
 
 class ScanJob(Job):
@@ -20,14 +24,17 @@ class ScanJob(Job):
     kind = "scan"
     resources = frozenset({"scan"})
 
-    def __init__(self, store: TicketStore) -> None:
+    def __init__(self, store: TicketStore, *, in_process: bool = False) -> None:
         self.store = store
+        self.in_process = in_process
 
     def arguments(self) -> dict[str, object]:
         return {"root": str(self.store.root)}
 
     def run(self, ctx: JobContext) -> ScanResult:
-        return TicketIndex.open(self.store).scan(progress=ctx.progress, cancel=ctx.cancel)
+        options = {"pool_min_files": IN_PROCESS} if self.in_process else {}
+        index = TicketIndex.open(self.store, **options)
+        return index.scan(progress=ctx.progress, cancel=ctx.cancel)
 
     def summarize(self, result: object) -> str | None:
         if isinstance(result, ScanResult):

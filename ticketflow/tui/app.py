@@ -160,8 +160,10 @@ class TicketflowApp(App[None]):
 
     def _load_from_index(self) -> LoadResult:
         from ticketflow.index import TicketIndex
+        from ticketflow.jobs.scan import IN_PROCESS
 
-        return TicketIndex.open(self.store).load()
+        # no process pool under Textual (see IN_PROCESS)
+        return TicketIndex.open(self.store, pool_min_files=IN_PROCESS).load()
 
     def full_ticket(self, ticket: Ticket) -> Ticket:
         """The ticket with its body: index rows carry the fields only (one file read)."""

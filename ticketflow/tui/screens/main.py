@@ -187,7 +187,7 @@ class MainScreen(Screen[None]):
     def action_rescan(self) -> None:
         from ticketflow.jobs.scan import ScanJob
 
-        self.tf_app.submit(ScanJob(self.tf_app.store))
+        self.tf_app.submit(ScanJob(self.tf_app.store, in_process=True))
 
     def action_jobs(self) -> None:
         from ticketflow.tui.screens.jobs import JobsScreen
