@@ -244,3 +244,11 @@ def test_yaml_1_1_guesses_do_not_change_string_fields() -> None:
     assert ticket.description == "1:30"
     assert ticket.closure_reason == "yes"
     assert ticket.related == ("2025-13-45", "<<")
+
+
+def test_deeply_nested_frontmatter_is_an_error_not_a_crash() -> None:
+    """About 25,000 nested '[' made libyaml's composer segfault (the whole process died)."""
+    text = "---\nx: " + "[" * 30_000 + "\n---\n\nbody\n"
+    with pytest.raises(MalformedTicketError) as info:
+        parse_ticket(text, path="tickets/todo/x.md", ticket_id="250124-100000-x")
+    assert info.value.path == "tickets/todo/x.md"

@@ -230,6 +230,9 @@ def parse_ticket(text: str, *, path: str, ticket_id: str) -> Ticket:
     ``1:30`` and ``description: yes`` stays ``yes`` instead of YAML 1.1's guesses.
     """
     header, frontmatter, body, first_line = split_file(text, path)
+    from ticketflow.fastparse import check_nesting
+
+    check_nesting(frontmatter, first_line, path)  # libyaml's composer segfaults on deep nesting
     try:
         root = yaml.compose(frontmatter, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
