@@ -7,14 +7,16 @@ the index's racy window, then measures, each run in a fresh process so that runs
 caches or heaps:
 
 - ``stat_floor`` / ``read_floor``: list the three status folders and stat every file; read
-  every file's bytes. The floors any scan pays, measured in the same run.
+  every file's bytes (each the cheapest way: ``scandir`` on a folder descriptor, plain
+  ``os`` calls). The floors any scan pays, measured in the same run.
 - ``cold_scan``: ``TicketIndex.scan()`` with no index (files in the page cache).
 - ``warm_scan``: the same with nothing changed.
 - ``scan_1pct``: after rewriting 1% of the tickets (a new description, same size class).
 - ``load_warm``: ``TicketIndex.load()`` from a warm index, in-process (what ``list`` costs
   once the interpreter and ticketflow are loaded; independent of how the CLI is wired).
 - ``list_process``: the whole process ``ticketflow list --status all --count 0 --format
-  json``, whatever the CLI does at the time, with a warm index.
+  json``, whatever the CLI does at the time, with a warm index (run once first: the first
+  list after a cold scan renders and caches every ticket's JSON).
 - ``list_index_process``: the same output (byte for byte) from a whole process that reads it
   through ``TicketIndex.entries`` with a cached view: the wiring proposed for ``cli.py``
   (``LIST_SCRIPT`` below), measured whether or not the CLI uses it yet.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -50,22 +53,27 @@ from gen_tickets import generate
 REPO = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 from pathlib import Path
 root, what = Path(sys.argv[1]), sys.argv[2]
 extra = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
 out = {}
 if what in ("stat_floor", "read_floor"):
+    # the cheapest way to do it: through a folder descriptor (fstatat), plain os calls
     start = time.perf_counter()
     total = 0
     for folder in ("todo", "doing", "done"):
-        with os.scandir(root / "tickets" / folder) as entries:
+        path = root / "tickets" / folder
+        dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        with os.scandir(dir_fd) as entries:
             for entry in entries:
                 if what == "stat_floor":
                     total += entry.stat().st_size
                 else:
-                    with open(entry.path, "rb") as fh:
-                        total += len(fh.read())
+                    fd = os.open(entry.name, os.O_RDONLY, dir_fd=dir_fd)
+                    total += len(os.read(fd, os.fstat(fd).st_size + 1))
+                    os.close(fd)
+        os.close(dir_fd)
     out["seconds"] = time.perf_counter() - start
 else:
     from ticketflow.index import TicketIndex
@@ -84,7 +92,8 @@ else:
         out["workers"] = result.timings.workers
         out["phases"] = result.to_json()["index"]["seconds"]
     out["seconds"] = time.perf_counter() - start
-out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+with open("/proc/self/status") as status:  # VmHWM: this process's own peak (not inherited)
+    out["rss_mib"] = next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024
 print(json.dumps(out))
 """
 
@@ -101,8 +110,8 @@ def fragment(ticket):
 
 
 store = cli._open_store()
-listed = TicketIndex.open(store).entries(View("list-json-pretty-1", fragment))
-texts = [e.text for e in listed.entries]  # --status all --count 0: no filter
+listed = TicketIndex.open(store).rendered(View("list-json-pretty-1", fragment))
+texts = listed.texts  # --status all --count 0
 tickets = "[\n" + ",\n".join(texts) + "\n  ]" if texts else "[]"
 summary = dumps_json(listed.summary, True).replace("\n", "\n  ")
 sys.stdout.write('{\n  "summary": ' + summary + ',\n  "tickets": ' + tickets + "\n}\n")
@@ -124,16 +133,28 @@ def child(root: Path, what: str, extra: dict[str, Any] | None = None) -> dict[st
     return result
 
 
+TIME = shutil.which("time") or "/usr/bin/time"
+
+
 def whole_process(cmd: list[str], cwd: Path) -> dict[str, Any]:
-    """Wall seconds and peak RSS of one process (``os.wait4`` gives that child's rusage)."""
+    """Wall seconds and peak RSS of one process. RSS comes from GNU time: a child's
+    ``ru_maxrss`` starts at its parent's peak, so this script's own would leak into it."""
+    wrapped = [TIME, "-f", "%M", *cmd] if os.path.exists(TIME) else cmd
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, env=child_env())
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(
+        wrapped,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+        check=False,
+    )
     seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"{cmd} exited with {proc.returncode}")
-    return {"seconds": seconds, "rss_mib": usage.ru_maxrss / 1024}
+        raise SystemExit(f"{cmd} exited with {proc.returncode}: {proc.stderr[-500:]!r}")
+    lines = proc.stderr.decode().strip().splitlines()
+    rss = int(lines[-1]) / 1024 if wrapped is not cmd and lines else float("nan")
+    return {"seconds": seconds, "rss_mib": rss}
 
 
 def stats(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -193,7 +214,9 @@ def measure(root: Path, runs: int) -> dict[str, Any]:
         settle()
         child(root, "warm_scan")
         add("load_warm", child(root, "load_warm"))
+        whole_process(list_cmd, root)  # renders what the cold scan and the 1% change reset
         add("list_process", whole_process(list_cmd, root))
+        whole_process([py, "-c", LIST_SCRIPT], root)
         add("list_index_process", whole_process([py, "-c", LIST_SCRIPT], root))
         add("python_floor", whole_process([py, "-c", "pass"], root))
         add("import_cli", whole_process([py, "-c", "import ticketflow.cli"], root))
@@ -228,7 +251,7 @@ def crossover(root: Path, runs: int) -> dict[str, Any]:
     """Scan time with N changed files, in-process against the process pool."""
     files = sorted((root / "tickets").glob("*/*.md"))
     out: dict[str, Any] = {}
-    for n in (250, 500, 1000, 2000, 4000, 8000):
+    for n in (250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000):
         if n > len(files):
             break
         row: dict[str, list[float]] = {"in_process": [], "pool": []}
@@ -262,10 +285,15 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",") if s):
             root = tmp / f"n{size}"
             if not (root / ".ticketflow.yaml").exists():
-                generate(size, root, commit=True)
+                # in a child, so that this process stays small (children inherit its peak)
+                maker = multiprocessing.get_context("fork").Process(
+                    target=generate, args=(size, root), kwargs={"commit": True}
+                )
+                maker.start()
+                maker.join()
             settle()
             results[f"generated_{size}"] = measure(root, args.runs)
-            if args.crossover and size >= 8000:
+            if args.crossover and size >= 10000:
                 results[f"crossover_{size}_parse_seconds"] = crossover(root, args.runs)
             print(json.dumps(results[f"generated_{size}"]), file=sys.stderr)
     finally:
