@@ -266,3 +266,16 @@ def edit_ticket(store: TicketStore, ref: str, **changes: object) -> None:
     from ticketflow.fileformat import render_ticket
 
     store.replace_text(tf, render_ticket(ticket))
+
+
+@pytest.fixture
+def slow_clone(slow_remote: SlowProxy, tmp_path: Path) -> Path:
+    """An initialised repository whose origin is ``big.git`` behind the slow link."""
+    client = tmp_path / "client"
+    git(tmp_path, "init", "-q", "-b", "main", str(client))
+    (client / CONFIG_NAME).write_text(default_config_text())
+    git(client, "add", CONFIG_NAME)
+    git(client, "commit", "-q", "-m", "init")
+    git(client, "remote", "add", "origin", slow_remote.url("big.git"))
+    return client
+

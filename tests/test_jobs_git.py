@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Cli, SlowProxy, Team, edit_ticket, git, snapshot
+from conftest import Cli, Team, edit_ticket, git, snapshot
 
-from ticketflow.config import CONFIG_NAME, default_config_text
 from ticketflow.errors import CancelledError
 from ticketflow.gitrepo import MergeConflictError, PullResult, PushResult, push
 from ticketflow.jobs import JobProgress, JobQueue, JobStatus, load_history
@@ -54,13 +53,8 @@ async def test_sync_job_cancels_the_push_when_the_pull_fails(team: Team) -> None
         assert "dependency" in queue.progress(push_id).message
 
 
-async def test_cancel_a_pull_job_mid_fetch(slow_remote: SlowProxy, tmp_path: Path) -> None:
-    client = tmp_path / "client"
-    git(tmp_path, "init", "-q", "-b", "main", str(client))
-    (client / CONFIG_NAME).write_text(default_config_text())
-    git(client, "add", CONFIG_NAME)
-    git(client, "commit", "-q", "-m", "init")
-    git(client, "remote", "add", "origin", slow_remote.url("big.git"))
+async def test_cancel_a_pull_job_mid_fetch(slow_clone: Path) -> None:
+    client = slow_clone
     before = snapshot(client)
     store = TicketStore.open(client)
     async with JobQueue.for_repo(client) as queue:

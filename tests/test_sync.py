@@ -326,17 +326,12 @@ def test_cli_conflict_report_and_strategy(team: Team, run: Cli) -> None:
     assert alice.get("shared").priority == 4
 
 
-def test_ctrl_c_cancels_a_pull_for_real(slow_remote: SlowProxy, tmp_path: Path) -> None:
+def test_ctrl_c_cancels_a_pull_for_real(slow_clone: Path) -> None:
     import os
     import signal
     import sys
 
-    client = tmp_path / "client"
-    git(tmp_path, "init", "-q", "-b", "main", str(client))
-    (client / CONFIG_NAME).write_text(default_config_text())
-    git(client, "add", CONFIG_NAME)
-    git(client, "commit", "-q", "-m", "init")
-    git(client, "remote", "add", "origin", slow_remote.url("big.git"))
+    client = slow_clone
     before = snapshot(client)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ticketflow", "pull"],

@@ -214,9 +214,8 @@ async def test_unreadable_files_are_reported_not_fatal(filled: TicketStore, repo
 
 # --- jobs: pull, push, ESC -------------------------------------------------------------------
 
-from conftest import SlowProxy, Team, snapshot  # noqa: E402
+from conftest import Team, snapshot  # noqa: E402
 
-from ticketflow.config import CONFIG_NAME, default_config_text  # noqa: E402
 from ticketflow.gitrepo import push  # noqa: E402
 from ticketflow.jobs import JobStatus  # noqa: E402
 from ticketflow.tui.screens.jobs import JobsScreen  # noqa: E402
@@ -256,17 +255,6 @@ async def test_pull_brings_new_tickets_and_reports(team: Team) -> None:
         assert table.row_count >= 1
         assert table.get_row_at(0)[1:3] == ["pull", "completed"]
         await pilot.press("escape")
-
-
-@pytest.fixture
-def slow_clone(slow_remote: SlowProxy, tmp_path: Path) -> Path:
-    client = tmp_path / "client"
-    git(tmp_path, "init", "-q", "-b", "main", str(client))
-    (client / CONFIG_NAME).write_text(default_config_text())
-    git(client, "add", CONFIG_NAME)
-    git(client, "commit", "-q", "-m", "init")
-    git(client, "remote", "add", "origin", slow_remote.url("big.git"))
-    return client
 
 
 async def test_esc_cancels_a_running_pull_for_real(slow_clone: Path) -> None:

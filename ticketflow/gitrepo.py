@@ -961,29 +961,3 @@ def clone(
         shutil.rmtree(dest, ignore_errors=True)
         raise classify_error(exc, f"clone of {shown}") from None
     return dest
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    pull: PullResult
-    push: PushResult
-
-    def to_json(self) -> dict[str, Any]:
-        return {"pull": self.pull.to_json(), "push": self.push.to_json()}
-
-
-def sync(
-    root: Path,
-    config: Config,
-    *,
-    remote_name: str | None = None,
-    strategy: Strategy | None = None,
-    progress: ProgressCallback = no_progress,
-    cancel: CancelToken = NEVER_CANCELLED,
-) -> SyncResult:
-    """Pull, then push what the pull left (nothing is pushed if the pull fails)."""
-    pulled = pull(
-        root, config, remote_name=remote_name, strategy=strategy, progress=progress, cancel=cancel
-    )
-    pushed = push(root, config, remote_name=remote_name, progress=progress, cancel=cancel)
-    return SyncResult(pulled, pushed)
