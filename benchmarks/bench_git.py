@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,12 +33,7 @@ from gen_tickets import generate
 from ticketflow.cancel import CancelToken
 from ticketflow.errors import CancelledError
 from ticketflow.gitrepo import fetch
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ticketflow.sandbox import GitDaemon
 
 
 def make_blobs(path: Path, files: int, size: int) -> None:
@@ -149,28 +141,9 @@ def main() -> None:
         ["git", "clone", "-q", "--bare", str(tickets), str(base / "tickets.git")], check=True
     )
     make_blobs(base / "blobs.git", files=2000, size=50_000)
-    port = free_port()
-    daemon = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            f"--base-path={base}",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            str(base),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = GitDaemon(base)  # stopped by its PID below
+    port = daemon.port
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         out: dict[str, object] = {"python": sys.version.split()[0], "runs": args.runs}
         out["fetch_10k_tickets"] = compare(f"git://127.0.0.1:{port}/tickets.git", tmp, args.runs)
         blobs = compare(f"git://127.0.0.1:{port}/blobs.git", tmp, args.runs)
@@ -181,8 +154,7 @@ def main() -> None:
         )
         print(json.dumps(out, indent=2))
     finally:
-        os.kill(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=10)
+        daemon.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
