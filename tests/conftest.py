@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -279,3 +282,18 @@ def slow_clone(slow_remote: SlowProxy, tmp_path: Path) -> Path:
     git(client, "remote", "add", "origin", slow_remote.url("big.git"))
     return client
 
+
+async def settle_app(app: Any, pilot: Any, timeout: float = 30.0) -> None:
+    """Wait until the app is idle: no job pending or running (the start-up scan, a
+    scan after an action), no load or action worker (the bridge lives as long as the app)."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:  # idle twice in a row: a finished scan starts a reload, a reload...
+        busy = [w for w in app.workers if w.group != "bridge" and not w.is_finished]
+        if busy:  # (an empty list would mean every worker, the bridge included)
+            await app.workers.wait_for_complete(busy)
+        await pilot.pause()
+        quiet = 0 if busy or app.active_jobs() else quiet + 1
+        if not quiet:
+            assert time.monotonic() < deadline, "the app did not become idle"
+            await asyncio.sleep(0.02)

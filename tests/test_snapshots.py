@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import settle_app
 
 from ticketflow.errors import NetworkError
 from ticketflow.jobs import JobId, JobProgress, JobStatus
@@ -40,12 +41,7 @@ def app(store: TicketStore) -> TicketflowApp:
 
 
 async def settle(pilot: Any) -> None:
-    app = pilot.app
-    for _ in range(3):
-        busy = [w for w in app.workers if w.group != "bridge"]
-        if busy:
-            await app.workers.wait_for_complete(busy)
-        await pilot.pause()
+    await settle_app(pilot.app, pilot)
 
 
 def run_before(*keys: str, then: Callable[[Any], Awaitable[None]] | None = None) -> Any:

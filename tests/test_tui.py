@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git
+from conftest import git, settle_app
 from textual.widgets import Input, Tabs
 
 from ticketflow.model import Status
@@ -32,12 +32,7 @@ def filled(store: TicketStore) -> TicketStore:
 
 
 async def settle(app: TicketflowApp, pilot: object) -> None:
-    """Wait for loads and ticket actions (not the bridge, which lives as long as the app)."""
-    for _ in range(3):
-        busy = [w for w in app.workers if w.group != "bridge"]
-        if busy:  # (an empty list would mean every worker, the bridge included)
-            await app.workers.wait_for_complete(busy)
-        await pilot.pause()  # type: ignore[attr-defined]
+    await settle_app(app, pilot)
 
 
 def ids(app: TicketflowApp) -> list[str]:
@@ -217,7 +212,7 @@ async def test_unreadable_files_are_reported_not_fatal(filled: TicketStore, repo
 from conftest import Team, snapshot  # noqa: E402
 
 from ticketflow.gitrepo import push  # noqa: E402
-from ticketflow.jobs import JobStatus  # noqa: E402
+from ticketflow.jobs import JobProgress, JobStatus  # noqa: E402
 from ticketflow.tui.screens.jobs import JobsScreen  # noqa: E402
 from ticketflow.tui.widgets.jobs_bar import JobStatusBar  # noqa: E402
 
@@ -239,11 +234,20 @@ async def test_pull_brings_new_tickets_and_reports(team: Team) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert "teammate-work" not in ids(app)
-        await pilot.press("p")
         bar = app.main.query_one(JobStatusBar)
-        await wait_until(pilot, lambda: bar.last is not None)
-        assert bar.last is not None and bar.last.status is JobStatus.COMPLETED
-        assert bar.last.kind == "pull"
+        seen: list[JobProgress] = []
+        update_job = bar.update_job
+
+        def record(progress: JobProgress) -> None:
+            seen.append(progress)
+            update_job(progress)
+
+        bar.update_job = record  # type: ignore[method-assign]
+        await pilot.press("p")
+        await settle(app, pilot)
+        pulls = [p for p in seen if p.kind == "pull"]
+        assert pulls and pulls[-1].status is JobStatus.COMPLETED  # it reached the status bar
+        assert bar.last is not None and bar.last.kind == "scan"  # the scan after the pull
         await settle(app, pilot)
         await wait_until(pilot, lambda: "teammate-work" in ids(app))
         assert any("fast-forward" in n.message for n in app._notifications)
@@ -253,7 +257,9 @@ async def test_pull_brings_new_tickets_and_reports(team: Team) -> None:
 
         table = app.screen.query_one(DataTable)
         assert table.row_count >= 1
-        assert table.get_row_at(0)[1:3] == ["pull", "completed"]
+        rows = [table.get_row_at(i)[1:3] for i in range(table.row_count)]
+        assert rows[0] == ["scan", "completed"]  # the pull is followed by a scan
+        assert rows[1] == ["pull", "completed"]
         await pilot.press("escape")
 
 
@@ -324,13 +330,13 @@ async def test_changes_made_outside_show_up(filled: TicketStore) -> None:
         await wait_until(pilot, lambda: "from-outside" in ids(app), rounds=200)
 
 
-async def test_rescan_in_the_tui_never_starts_a_process_pool(
+async def test_the_tuis_scans_run_in_a_child_process(
     filled: TicketStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In a real terminal, starting a forkserver pool under Textual fails ("bad value(s) in
-    fds_to_keep"), so a cold scan of 50,000+ files failed in the TUI. The headless test
-    driver does not reproduce that, so this checks the wiring: the TUI's scan parses
-    in-process, and it completes."""
+    """Every scan the TUI starts (the one at start-up, ``r``) is isolated: parsing in a
+    thread of the TUI's process would hold the GIL and stall the event loop, and a process
+    pool cannot be started from inside a running Textual app ("bad value(s) in
+    fds_to_keep"). ``r`` announces its outcome; the start-up scan is quiet."""
     from ticketflow.jobs.scan import ScanJob
 
     submitted: list[object] = []
@@ -344,9 +350,61 @@ async def test_rescan_in_the_tui_never_starts_a_process_pool(
     app = create_app(filled)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        assert not [n for n in app._notifications if n.title == "Job done"]
         await pilot.press("r")
+        await settle(app, pilot)
         bar = app.main.query_one(JobStatusBar)
-        await wait_until(pilot, lambda: bar.last is not None and bar.last.kind == "scan")
-        assert bar.last is not None and bar.last.status is JobStatus.COMPLETED
+        assert bar.last is not None and bar.last.kind == "scan"
+        assert bar.last.status is JobStatus.COMPLETED
+        assert "3 tickets, 0 errors, 0 parsed" in bar.last.message
+        assert [n.message for n in app._notifications if n.title == "Job done"] == [
+            "scan: " + bar.last.message
+        ]
     scans = [job for job in submitted if isinstance(job, ScanJob)]
-    assert len(scans) == 1 and scans[0].in_process
+    assert len(scans) == 2 and all(scan.isolated for scan in scans)
+
+
+async def test_start_up_paints_the_cached_list_then_the_scan_updates_it(
+    filled: TicketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first list is the index as it was (no file looked at); the start-up scan then
+    finds the ticket written since and the list is read again."""
+    from ticketflow.index import TicketIndex
+
+    TicketIndex.open(filled).scan()
+    await asyncio.to_thread(TicketStore.open(filled.root).create, "written-since")
+    requests: list[object] = []
+    real = TicketflowApp.request_scan
+
+    def hold(self: TicketflowApp, **options: object) -> None:
+        requests.append(options)
+
+    monkeypatch.setattr(TicketflowApp, "request_scan", hold)
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert requests == [{}]  # the start-up scan was asked for
+        assert ids(app) == ["alpha", "beta", "gamma"]  # painted from the cache alone
+        assert app.sub_title.endswith("3 tickets (2 todo, 1 doing, 0 done)")
+        real(app)  # now let the scan run
+        await settle(app, pilot)
+        assert "written-since" in ids(app)
+        assert app.sub_title.endswith("4 tickets (3 todo, 1 doing, 0 done)")
+
+
+async def test_first_start_without_an_index(filled: TicketStore) -> None:
+    """No cache yet: the header says so, the scan builds the index, the list appears."""
+    app = create_app(filled)
+    titles: list[str] = []
+    no_cache = app._no_cache
+
+    def record() -> None:
+        no_cache()
+        titles.append(app.sub_title)
+
+    app._no_cache = record  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert titles == ["repo: indexing the tickets (first start)..."]
+        assert ids(app) == ["alpha", "beta", "gamma"]
+        assert app.loaded

@@ -47,7 +47,7 @@ import stat as stat_module
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -59,7 +59,7 @@ from ticketflow.cancel import NEVER_CANCELLED, CancelToken, ProgressCallback, no
 from ticketflow.config import git_dir
 from ticketflow.errors import CancelledError, MalformedTicketError, TicketflowError
 from ticketflow.fastparse import parse_fields, parse_ticket_fast
-from ticketflow.model import RawHeader, Status, Ticket
+from ticketflow.model import ID_RE, RawHeader, Status, Ticket
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -342,6 +342,37 @@ class ScanResult:
             "problems": [p.to_json() for p in self.problems],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScanResult:
+        """The result ``to_json`` printed (how a scan run in another process reports)."""
+        summary, index = data["summary"], data["index"]
+        seconds = index["seconds"]
+        return cls(
+            counts=ScanCounts(
+                files=summary["files"],
+                tickets=summary["total"],
+                todo=summary["todo"],
+                doing=summary["doing"],
+                done=summary["done"],
+                malformed=summary["malformed"],
+                ignored=summary["ignored"],
+                parsed=index["parsed"],
+                reused=index["reused"],
+                removed=index["removed"],
+            ),
+            problems=tuple(Problem.from_json(p) for p in data["problems"]),
+            timings=ScanTimings(
+                listing=seconds["listing"],
+                parsing=seconds["parsing"],
+                saving=seconds["saving"],
+                linting=seconds["linting"],
+                total=seconds["total"],
+                mode=index["mode"],
+                workers=index["workers"],
+            ),
+            cache=CacheState(index["cache"]),
+        )
+
     def to_text(self) -> str:
         """A plain-text report for people (no colour: the CLI may add its own)."""
         c = self.counts
@@ -399,6 +430,51 @@ class EntryList:
     entries: list[Entry]
     summary: dict[str, int]
     problems: list[MalformedTicketError]
+
+
+class Summary(NamedTuple):
+    """A ticket as a list shows it, read from the index without building a ``Ticket`` or
+    reading the file: the TUI's rows (``TicketIndex.summaries``). ``status`` is a ``Status``
+    value, ``created`` the ``created_at`` as ISO 8601 text ("" when unset), ``parent`` the
+    first ``parent:<ID>`` relation ("" when none), ``path`` relative to the repository."""
+
+    id: str
+    status: str
+    priority: int
+    description: str
+    created: str
+    parent: str
+    path: str
+
+    @property
+    def slug(self) -> str:
+        match = ID_RE.match(self.id)
+        return match.group("slug") if match else self.id
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> Summary:
+        """The summary of a ticket in hand (the same values the index gives)."""
+        return cls(
+            ticket.id,
+            ticket.status.value,
+            ticket.priority,
+            ticket.description,
+            "" if ticket.created_at is None else ticket.created_at.isoformat(),
+            ticket.parent or "",
+            ticket.path or "",
+        )
+
+
+@dataclass(frozen=True)
+class SummaryList:
+    """``TicketIndex.summaries``' answer: summaries in list order, the counts (``todo``,
+    ``doing``, ``done``, ``total``) and the files that do not parse. ``validated`` is False
+    when the rows came from the cache as it was, without looking at the files."""
+
+    items: list[Summary]
+    counts: dict[str, int]
+    problems: list[MalformedTicketError]
+    validated: bool
 
 
 @dataclass(frozen=True)
@@ -605,6 +681,40 @@ def _row_ticket(row: Row) -> Ticket:
     )
 
 
+_SUMMARY_OF_ROW = itemgetter(
+    *(_ID, _STATUS, _PRIORITY, _DESCRIPTION, _CREATED, _RELATED, _PATH, _FOLDER, _ERROR)
+)
+"""A full row's columns in the order of the ``summaries`` query."""
+
+
+def _summaries(
+    rows: Iterable[Row],
+) -> tuple[list[Summary], dict[str, int], list[MalformedTicketError]]:
+    """Summaries, counts and unreadable files from rows in the ``summaries`` query's
+    layout. Raises ValueError/TypeError on a row no parse could have written."""
+    items: list[Summary] = []
+    append = items.append
+    counts = {"todo": 0, "doing": 0, "done": 0}
+    failed: list[tuple[int, str, MalformedTicketError]] = []
+    order = {s.value: i for i, s in enumerate(Status)}
+    make = Summary
+    for tid, status, priority, description, created, related, path, folder, error in rows:
+        if status is None:
+            line, problem, hint, _code = json.loads(error)
+            failed.append((order[folder], path, MalformedTicketError(path, line, problem, hint)))
+            continue
+        if type(priority) is not int or type(tid) is not str:
+            raise TypeError("a row with the wrong types")
+        counts[status] += 1
+        parent = ""
+        if related is not None:
+            parent = next((r[7:] for r in json.loads(related) if r.startswith("parent:")), "")
+        append(make(tid, status, priority, description, created or "", parent, path))
+    counts["total"] = len(items)
+    failed.sort(key=lambda item: item[:2])
+    return items, counts, [problem for _order, _path, problem in failed]
+
+
 def _row_error(row: Row) -> MalformedTicketError:
     line, problem, hint, _code = json.loads(row[_ERROR])
     return MalformedTicketError(row[_PATH], line, problem, hint)
@@ -653,6 +763,10 @@ _SCHEMA = (
 _INSERT = f"INSERT INTO files VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
 _NAMES = [name for name, _kind in COLUMNS]
 _NO_VIEW = [("NULL" if name.startswith("view_") else name) for name in _NAMES]
+_SUMMARY_NAMES = (
+    *("id", "status", "priority", "description", "created_at", "related", "path", "folder"),
+    "error",
+)
 _SELECT = {  # built from the constant column names
     "stamps": "SELECT path, stamp FROM files",
     "lint": f"SELECT {', '.join(_NAMES[:LINT_COLUMNS])} FROM files",  # noqa: S608
@@ -661,6 +775,7 @@ _SELECT = {  # built from the constant column names
     "row": f"SELECT {', '.join(_NAMES)} FROM files WHERE path = ?",  # noqa: S608
     "all": f"SELECT {', '.join(_NAMES)} FROM files",  # noqa: S608
     # one pass for ``rendered``: the path, folder and error only where there is an error
+    "summaries": f"SELECT {', '.join(_SUMMARY_NAMES)} FROM files{_ORDER_BY}",  # noqa: S608
     "rendered": "SELECT status, priority, view_key IS ?, view_text,"  # noqa: S608
     " CASE WHEN status IS NULL THEN path END, CASE WHEN status IS NULL THEN folder END, error"
     f" FROM files{_ORDER_BY}",
@@ -1126,6 +1241,49 @@ class TicketIndex:
             refresh = self._refresh("load", progress, cancel, executor, lint=False)
             tickets, problems = self._build(refresh, bodies)
         return LoadResult(tickets, problems)  # rows come in list order
+
+    def summaries(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        executor: Executor | None = None,
+    ) -> SummaryList:
+        """Every readable ticket as a ``Summary`` in list order, after refreshing the index
+        (files changed since are parsed): what the TUI lists, without ``Ticket`` objects."""
+        refresh = self._refresh("load", progress, cancel, executor, lint=False)
+        try:
+            items, counts, problems = _summaries(map(_SUMMARY_OF_ROW, refresh.rows))
+        except (ValueError, TypeError, KeyError, IndexError):
+            self.clear()  # a row no parse could have written: start over
+            refresh = self._refresh("load", progress, cancel, executor, lint=False)
+            items, counts, problems = _summaries(map(_SUMMARY_OF_ROW, refresh.rows))
+        return SummaryList(items, counts, problems, validated=True)
+
+    def cached_summaries(self) -> SummaryList | None:
+        """The summaries as the cache holds them, without looking at any ticket file: the
+        TUI paints these at once and refreshes in the background. None when there is no
+        usable cache (none yet, another ticketflow version or folder layout, corrupt,
+        locked). Never writes. Tickets whose priority SQLite cannot store (beyond 64 bits)
+        are never cached, so they are missing here; ``ScanResult.counts`` tells."""
+        if not self.path.is_file():
+            return None
+        cache = _Cache(self.path, self._fingerprint, self.busy_timeout)
+        try:
+            conn = cache.conn = cache._connect()
+            if cache._check(conn) != "ok":
+                return None
+            conn.execute("BEGIN")
+            try:
+                rows = conn.execute(_SELECT["summaries"]).fetchall()
+            finally:
+                conn.execute("COMMIT")
+            items, counts, problems = _summaries(rows)
+        except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError):
+            return None
+        finally:
+            cache.close()
+        return SummaryList(items, counts, problems, validated=False)
 
     def entries(
         self,

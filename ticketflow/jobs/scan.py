@@ -14,24 +14,35 @@ from ticketflow.store import TicketStore
 __all__ = ["IN_PROCESS", "ScanJob", "ScanResult"]
 
 IN_PROCESS = 2**62
-"""``pool_min_files`` that keeps parsing in this process. The TUI needs it: inside a running
-Textual app, starting a forkserver pool fails ("bad value(s) in fds_to_keep")."""
+"""``pool_min_files`` that keeps parsing in this process, whatever the number of files."""
 
 
 class ScanJob(Job):
-    """Scan ``store``'s tickets through its index; the result is the lint ``ScanResult``."""
+    """Scan ``store``'s tickets through its index; the result is the lint ``ScanResult``.
+
+    ``isolated``: run the scan in a child process (``ticketflow.scanproc``), so that
+    parsing never competes with this process's event loop for the GIL (the TUI's choice).
+    ``in_process``: parse in this process even for many files (no process pool).
+    """
 
     kind = "scan"
     resources = frozenset({"scan"})
 
-    def __init__(self, store: TicketStore, *, in_process: bool = False) -> None:
+    def __init__(
+        self, store: TicketStore, *, in_process: bool = False, isolated: bool = False
+    ) -> None:
         self.store = store
         self.in_process = in_process
+        self.isolated = isolated
 
     def arguments(self) -> dict[str, object]:
         return {"root": str(self.store.root)}
 
     def run(self, ctx: JobContext) -> ScanResult:
+        if self.isolated:
+            from ticketflow.scanproc import run_isolated
+
+            return ScanResult.from_json(run_isolated(self.store.root, ctx.progress, ctx.cancel))
         options = {"pool_min_files": IN_PROCESS} if self.in_process else {}
         index = TicketIndex.open(self.store, **options)
         return index.scan(progress=ctx.progress, cancel=ctx.cancel)

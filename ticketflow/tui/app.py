@@ -1,13 +1,18 @@
 """The Textual app: thin. Flows live in the screens; loading and errors are here.
 
-``create_app`` is the one factory the CLI and the tests use. Tickets load in a thread
-worker so the first frame paints at once.
+``create_app`` is the one factory the CLI and the tests use.
+
+Loading: the list is painted from the index as the cache holds it (``cached_summaries``, no
+file is looked at), then a scan job checks the files in a child process (``ScanJob(
+isolated=True)``: the parsing never competes with the event loop for the GIL) and the list is
+read again only if the scan changed something. A pull, a ticket action, ``r`` and changes
+seen in the status folders all go the same way: scan, then reload.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -18,18 +23,35 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 
 from ticketflow.errors import TicketflowError
+from ticketflow.index import ScanResult, Summary, SummaryList
 from ticketflow.jobs import Job, JobId, JobQueue, JobSettings, JobStatus
-from ticketflow.model import Ticket
-from ticketflow.store import LoadResult, TicketFile, TicketStore
+from ticketflow.model import Status, Ticket
+from ticketflow.store import TicketFile, TicketStore
 from ticketflow.tui.bridge import pump_progress
 from ticketflow.tui.commands import TicketflowCommands
 from ticketflow.tui.messages import JobUpdate
 from ticketflow.tui.screens.jobs import JobsScreen
-from ticketflow.tui.screens.main import MainScreen
+from ticketflow.tui.screens.main import TABS, MainScreen
 from ticketflow.tui.widgets.jobs_bar import JobStatusBar
-from ticketflow.tui.widgets.ticket_list import TicketList
 
-Loader = Callable[[], LoadResult]
+Loader = Callable[[], SummaryList | None]
+"""Where the list comes from: the index's cached summaries, or None when there is no usable
+cache yet (the first scan creates it)."""
+
+
+class Prepared:
+    """A list ready to show, prepared in the loading thread so that the event loop only
+    swaps references (filtering 100,000 rows by tab costs milliseconds)."""
+
+    __slots__ = ("by_tab", "id_width", "summaries")
+
+    def __init__(self, summaries: SummaryList) -> None:
+        items = summaries.items
+        self.summaries = summaries
+        self.by_tab: dict[str, Sequence[Summary]] = {"all": items}
+        for tab in TABS[1:]:
+            self.by_tab[tab] = [t for t in items if t.status == tab]
+        self.id_width = max(map(len, (t.id for t in items)), default=20)
 
 
 class TicketflowApp(App[None]):
@@ -53,13 +75,18 @@ class TicketflowApp(App[None]):
     ) -> None:
         super().__init__()
         self.store = store
-        self.loader: Loader = loader or self._load_from_index
+        self.loader: Loader = loader or self._cached
         self.clock = clock
         self.queue: JobQueue | None = queue
         self.main = MainScreen()
         self.problems: list[str] = []
         self.settings = JobSettings.from_config(store.config)  # a bad jobs: section fails here
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.loaded = False
+        """True once a list has been shown."""
+        self._scan_queued: JobId | None = None
+        self._scan_announced: set[JobId] = set()
+        self._keep_after_scan: str | None = None
 
     async def on_mount(self) -> None:
         self.sub_title = f"{self.store.root.name}: loading tickets..."
@@ -87,9 +114,7 @@ class TicketflowApp(App[None]):
         stamp = self._folder_stamp()
         if stamp != self._folders:
             self._folders = stamp
-            current = self.main.query(TicketList).results(TicketList)
-            keep = next((t.current.id for t in current if t.current is not None), None)
-            self.reload(keep)
+            self.request_scan()
 
     def _tick(self) -> None:
         for bar in self.main.query(JobStatusBar).results(JobStatusBar):  # none once unmounted
@@ -110,14 +135,62 @@ class TicketflowApp(App[None]):
             self.screen.refill()
         if not progress.is_terminal:
             return
+        quiet = progress.kind == "scan" and progress.job_id not in self._scan_announced
+        self._scan_announced.discard(progress.job_id)
         if progress.status is JobStatus.COMPLETED:
-            self.notify(f"{progress.kind}: {progress.message}", title="Job done")
-            if progress.kind in ("pull", "scan"):
-                self.reload()
+            if not quiet:
+                self.notify(f"{progress.kind}: {progress.message}", title="Job done")
+            if progress.kind == "scan":
+                self._after_scan(progress.job_id)
+            elif progress.kind == "pull":
+                self.request_scan()
         elif progress.status is JobStatus.FAILED:
             self._report_failure(progress.job_id)
-        else:
+        elif not quiet:
             self.notify(f"{progress.kind} {progress.message}", severity="warning")
+
+    def request_scan(self, *, keep: str | None = None, announce: bool = False) -> None:
+        """Check the ticket files in the background (a scan job in a child process); the
+        list is read again afterwards if anything changed. A scan that is still waiting
+        to start covers this request too (it has not looked at the files yet)."""
+        from ticketflow.jobs.scan import ScanJob
+
+        if keep is not None:
+            self._keep_after_scan = keep
+        queued = self._scan_queued
+        if (
+            queued is not None
+            and self.queue is not None
+            and not self.queue.closed
+            and self.queue.status(queued) is JobStatus.PENDING
+        ):
+            if announce:
+                self._scan_announced.add(queued)
+            return
+        job_id = self.submit(ScanJob(self.store, isolated=True))
+        if job_id is not None:
+            self._scan_queued = job_id
+            if announce:
+                self._scan_announced.add(job_id)
+
+    def refresh_tickets(self, keep: str | None = None) -> None:
+        """After a change made here (new, start, close, edit): scan, then show ``keep``."""
+        self.request_scan(keep=keep)
+
+    @work(group="scans")
+    async def _after_scan(self, job_id: JobId) -> None:
+        assert self.queue is not None
+        try:
+            result = await self.queue.wait(job_id)
+        except Exception:  # reported by its own update
+            return
+        if not isinstance(result, ScanResult):
+            return
+        c = result.counts
+        changed = bool(c.parsed or c.removed) or result.cache.value in ("created", "rebuilt")
+        keep, self._keep_after_scan = self._keep_after_scan, None
+        if changed or keep is not None or not self.loaded:
+            self.reload(keep, expected=c.tickets)
 
     @work(group="failures")
     async def _report_failure(self, job_id: JobId) -> None:
@@ -158,47 +231,81 @@ class TicketflowApp(App[None]):
         if self.queue is not None and not self.queue.closed:
             await self.queue.shutdown(timeout=1.0)
 
-    def _load_from_index(self) -> LoadResult:
+    def start_loading(self) -> None:
+        """The first list (from the cache as it is), and the scan that checks it."""
+        self.reload()
+        self.request_scan()
+
+    def _cached(self) -> SummaryList | None:
+        from ticketflow.index import TicketIndex
+
+        return TicketIndex.open(self.store).cached_summaries()
+
+    def _validated(self) -> SummaryList:
+        """The summaries after a refresh in this process: only when the cache cannot answer
+        (unavailable, or tickets it cannot hold). Parsing stays in this process (no pool:
+        one cannot be started from inside a running Textual app)."""
         from ticketflow.index import TicketIndex
         from ticketflow.jobs.scan import IN_PROCESS
 
-        # no process pool under Textual (see IN_PROCESS)
-        return TicketIndex.open(self.store, pool_min_files=IN_PROCESS).load()
+        return TicketIndex.open(self.store, pool_min_files=IN_PROCESS).summaries()
 
-    def full_ticket(self, ticket: Ticket) -> Ticket:
-        """The ticket with its body: index rows carry the fields only (one file read)."""
-        if ticket.body or ticket.raw is not None or ticket.path is None:
-            return ticket
+    def full_ticket(self, summary: Summary) -> Ticket | None:
+        """The whole ticket (fields and body) from its file; None if it cannot be read."""
         try:
-            tf = TicketFile(ticket.id, ticket.status, self.store.root / ticket.path)
-            return self.store.read_file(tf)
-        except TicketflowError:
-            return ticket
+            path = self.store.root / summary.path
+            return self.store.read_file(TicketFile(summary.id, Status(summary.status), path))
+        except (TicketflowError, ValueError):
+            return None
+
+    def open_detail(self, summary: Summary) -> None:
+        from ticketflow.tui.screens.info import DetailScreen
+
+        ticket = self.full_ticket(summary)
+        if ticket is None:
+            self.notify(
+                f"{summary.path} cannot be read (changed or removed since the list was read)",
+                title="Error",
+                severity="error",
+            )
+            return
+        self.push_screen(DetailScreen(ticket))
 
     @work(thread=True, exclusive=True, group="load")
-    def reload(self, keep: str | None = None) -> None:
+    def reload(self, keep: str | None = None, expected: int | None = None) -> None:
+        """Read the list (in a thread) and show it. ``expected``: the ticket count a scan
+        just found; a cache that disagrees (or none at all, after a scan) is replaced by a
+        refresh in this process."""
         result = self.loader()
-        self.call_from_thread(self._loaded, result, keep)
+        if expected is not None and (result is None or result.counts["total"] != expected):
+            result = self._validated()
+        if result is None:
+            self.call_from_thread(self._no_cache)
+            return
+        prepared = Prepared(result)
+        self.call_from_thread(self._loaded, prepared, keep)
 
-    def _loaded(self, result: LoadResult, keep: str | None) -> None:
-        self.problems = [p.message for p in result.problems]
-        self.main.set_tickets(result.tickets)
-        if keep is not None:
-            self.main.query_one(TicketList).set_tickets(self.main._visible(), keep=keep)
-        skipped = f", {len(self.problems)} unreadable" if self.problems else ""
-        counts = {status: 0 for status in ("todo", "doing", "done")}
-        for ticket in result.tickets:
-            counts[ticket.status.value] += 1
+    def _no_cache(self) -> None:
+        self.sub_title = f"{self.store.root.name}: indexing the tickets (first start)..."
+
+    def _loaded(self, prepared: Prepared, keep: str | None) -> None:
+        result = prepared.summaries
+        self.loaded = True
+        self.main.set_tickets(prepared.by_tab, prepared.id_width, keep)
+        problems = [p.message for p in result.problems]
+        skipped = f", {len(problems)} unreadable" if problems else ""
+        c = result.counts
         self.sub_title = (
-            f"{self.store.root.name}: {len(result.tickets)} tickets "
-            f"({counts['todo']} todo, {counts['doing']} doing, {counts['done']} done){skipped}"
+            f"{self.store.root.name}: {c['total']} tickets "
+            f"({c['todo']} todo, {c['doing']} doing, {c['done']} done){skipped}"
         )
-        if self.problems:
+        if problems and problems != self.problems:
             self.notify(
-                "\n".join(self.problems[:3]) + ("\n..." if len(self.problems) > 3 else ""),
-                title=f"{len(self.problems)} ticket files could not be read",
+                "\n".join(problems[:3]) + ("\n..." if len(problems) > 3 else ""),
+                title=f"{len(problems)} ticket files could not be read",
                 severity="warning",
             )
+        self.problems = problems
 
     def show_error(self, exc: TicketflowError) -> None:
         message = exc.message + (f"\n{exc.hint}" if exc.hint else "")

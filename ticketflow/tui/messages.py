@@ -6,22 +6,22 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from ticketflow.index import Summary
 from ticketflow.jobs.progress import JobProgress
-from ticketflow.model import Ticket
 
 
 @dataclass
 class TicketHighlighted(Message):
     """The cursor moved onto a ticket (None: the list is empty)."""
 
-    ticket: Ticket | None
+    ticket: Summary | None
 
 
 @dataclass
 class TicketChosen(Message):
     """Enter on a ticket: open its detail."""
 
-    ticket: Ticket
+    ticket: Summary
 
 
 @dataclass

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar
 
-from ticketflow.model import Ticket
+
+class _Searchable(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def description(self) -> str: ...
 
 
-class SearchIndex:
-    """Lower-cased haystacks for one list of tickets, built once per list."""
+T = TypeVar("T", bound=_Searchable)
 
-    def __init__(
-        self, tickets: Sequence[Ticket], body_of: Callable[[Ticket], str] | None = None
-    ) -> None:
+
+class SearchIndex(Generic[T]):
+    """Lower-cased haystacks for one list of tickets (``Ticket`` or ``Summary``), built once
+    per list; ``body_of`` gives a ticket's body."""
+
+    def __init__(self, tickets: Sequence[T], body_of: Callable[[T], str]) -> None:
         self.tickets = list(tickets)
         self.heads = [f"{t.id} {t.description}".lower() for t in self.tickets]
-        self._body_of = body_of or (lambda t: t.body)
+        self._body_of = body_of
         self._bodies: list[str] | None = None
 
     @property
@@ -32,7 +40,7 @@ class SearchIndex:
             self._bodies = [self._body_of(t).lower() for t in self.tickets]
         return self._bodies
 
-    def search(self, query: str) -> list[Ticket]:
+    def search(self, query: str) -> list[T]:
         q = query.strip().lower()
         if not q:
             return list(self.tickets)

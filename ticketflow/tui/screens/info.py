@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Markdown, Static
 
+from ticketflow.index import Summary
 from ticketflow.model import Status, Ticket
 from ticketflow.tui.messages import TicketChosen
 from ticketflow.tui.widgets.detail import fields_table
@@ -97,9 +98,9 @@ class BoardScreen(Screen[None]):
         Binding("l,right", "app.focus_next", "Right", show=False),
     ]
 
-    def __init__(self, tickets: Sequence[Ticket]) -> None:
+    def __init__(self, tickets: Sequence[Summary]) -> None:
         super().__init__()
-        self.tickets = list(tickets)
+        self.tickets = tickets
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -113,7 +114,7 @@ class BoardScreen(Screen[None]):
     def on_mount(self) -> None:
         for status in Status:
             column = self.query_one(f"#board-{status.value}", TicketList)
-            column.set_tickets([t for t in self.tickets if t.status is status])
+            column.set_tickets([t for t in self.tickets if t.status == status.value])
             column.border_title = f"{status.value.upper()} ({len(column.tickets)})"
         self.query_one("#board-todo", TicketList).focus()
 
@@ -121,5 +122,5 @@ class BoardScreen(Screen[None]):
         from ticketflow.tui.app import TicketflowApp
 
         app = self.app
-        ticket = app.full_ticket(event.ticket) if isinstance(app, TicketflowApp) else event.ticket
-        app.push_screen(DetailScreen(ticket))
+        if isinstance(app, TicketflowApp):
+            app.open_detail(event.ticket)

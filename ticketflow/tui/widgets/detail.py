@@ -52,7 +52,8 @@ class DetailPane(VerticalScroll):
         yield Static("No ticket selected", id="detail-fields")
         yield Markdown("", id="detail-body")
 
-    def show(self, ticket: Ticket | None) -> None:
+    def show(self, ticket: Ticket | None, note: str = "No ticket selected") -> None:
+        """Show ``ticket``; with None, ``note`` says why there is nothing to show."""
         previous = self.ticket
         if ticket is not None and previous is not None and ticket == previous:
             return  # equality covers every field and the body
@@ -60,7 +61,7 @@ class DetailPane(VerticalScroll):
         fields = self.query_one("#detail-fields", Static)
         body = self.query_one("#detail-body", Markdown)
         if ticket is None:
-            fields.update("No ticket selected")
+            fields.update(note)
             body.update("")
             return
         fields.update(fields_table(ticket))

@@ -18,7 +18,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ticketflow.model import Ticket
+from ticketflow.index import Summary
 from ticketflow.tui.messages import TicketChosen, TicketHighlighted
 
 STATUS_STYLE = {"todo": "bold cyan", "doing": "bold yellow", "done": "dim green"}
@@ -48,26 +48,32 @@ class TicketList(ScrollView, can_focus=True):
 
     def __init__(self, *, compact: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.tickets: list[Ticket] = []
+        self.tickets: Sequence[Summary] = []
         self.compact = compact
         self._id_width = 20
 
     # --- data ------------------------------------------------------------------------------
 
-    def set_tickets(self, tickets: Sequence[Ticket], keep: str | None = None) -> None:
-        """Show ``tickets``; keep the cursor on ticket ``keep`` if it is still there."""
-        self.tickets = list(tickets)
-        self._id_width = min(40, max((len(t.id) for t in self.tickets), default=20))
+    def set_tickets(
+        self, tickets: Sequence[Summary], keep: str | None = None, id_width: int | None = None
+    ) -> None:
+        """Show ``tickets`` (kept, not copied: never change the sequence afterwards); keep the
+        cursor on ticket ``keep`` if it is still there. ``id_width``: the longest id, when
+        the caller has it (measuring 100,000 ids costs the event loop milliseconds)."""
+        self.tickets = tickets
+        if id_width is None:
+            id_width = max(map(len, (t.id for t in tickets)), default=20)
+        self._id_width = min(40, id_width)
         index = 0
         if keep is not None:
-            index = next((i for i, t in enumerate(self.tickets) if t.id == keep), 0)
-        self.virtual_size = Size(self.size.width, len(self.tickets) + 1)
-        self.cursor = min(index, max(0, len(self.tickets) - 1))
+            index = next((i for i, t in enumerate(tickets) if t.id == keep), 0)
+        self.virtual_size = Size(self.size.width, len(tickets) + 1)
+        self.cursor = min(index, max(0, len(tickets) - 1))
         self._announce()
         self.refresh()
 
     @property
-    def current(self) -> Ticket | None:
+    def current(self) -> Summary | None:
         return self.tickets[self.cursor] if 0 <= self.cursor < len(self.tickets) else None
 
     # --- drawing ---------------------------------------------------------------------------
@@ -82,12 +88,12 @@ class TicketList(ScrollView, can_focus=True):
             tail += f"  {parent[:13]:<13}"
         return tail
 
-    def _row_text(self, t: Ticket, width: int) -> str:
+    def _row_text(self, t: Summary, width: int) -> str:
         if self.compact:
             return f"{t.priority:>3} {t.description or t.id}"[:width].ljust(width)
-        created = t.created_at.strftime("%Y-%m-%d") if t.created_at else "-"
-        fixed = f"{t.id:<{self._id_width}.{self._id_width}}  {t.priority:>3}  {t.status.value:<5}  "
-        tail = self._tail(width, created, t.parent or "")
+        created = t.created[:10] or "-"  # ISO 8601: the date as written in the ticket
+        fixed = f"{t.id:<{self._id_width}.{self._id_width}}  {t.priority:>3}  {t.status:<5}  "
+        tail = self._tail(width, created, t.parent)
         room = max(10, width - len(fixed) - len(tail))
         desc = t.description if len(t.description) <= room else t.description[: room - 1] + "…"
         return f"{fixed}{desc:<{room}}{tail}"
@@ -117,7 +123,7 @@ class TicketList(ScrollView, can_focus=True):
         if self.compact:
             return Strip([Segment(text, base)])
         start = self._id_width + 7
-        status = Style.parse(STATUS_STYLE[ticket.status.value])
+        status = Style.parse(STATUS_STYLE[ticket.status])
         return Strip(
             [
                 Segment(text[:start], base),
