@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import Cli, Team, edit_ticket, git, snapshot
 
-from ticketflow.errors import CancelledError
+from ticketflow.errors import CancelledError, ConflictError
 from ticketflow.gitrepo import MergeConflictError, PullResult, PushResult, push
 from ticketflow.jobs import JobProgress, JobQueue, JobStatus, load_history
 from ticketflow.jobs.git import pull_job, push_job, submit_sync
@@ -90,3 +90,78 @@ def test_cli_pull_is_recorded_in_jobs(team: Team, run: Cli) -> None:
 
 def test_jobs_without_history(repo: Path, run: Cli) -> None:
     assert run(repo, "jobs").stdout == "No jobs yet\n"
+
+
+# --- the same jobs in a child process (the TUI's) ------------------------------------------
+
+
+async def test_isolated_pull_and_push_jobs(team: Team) -> None:
+    bob = team.store(team.bob)
+    bob.create("via-child")
+    alice = team.store(team.alice)
+    async with JobQueue.for_repo(team.bob) as queue:
+        pushed = await queue.wait(queue.submit(push_job(team.bob, bob.config, isolated=True)))
+    assert isinstance(pushed, PushResult) and pushed.branch == "main"
+    assert git(team.daemon.base / "team.git", "rev-parse", "main").strip() == pushed.commit
+    seen: list[JobProgress] = []
+    async with JobQueue.for_repo(team.alice) as queue:
+        job = queue.submit(pull_job(team.alice, alice.config, isolated=True))
+        async for progress in queue.watch(job):
+            seen.append(progress)
+        result = await queue.wait(job)
+    assert isinstance(result, PullResult) and result.outcome == "fast-forward"
+    assert result.fetch.received_objects > 0
+    assert any(p.status is JobStatus.RUNNING and p.message for p in seen)  # child's progress
+    assert "via-child" in {t.slug for t in alice.load_all().tickets}
+
+
+async def test_isolated_errors_are_the_same_errors(team: Team) -> None:
+    """A conflict in the child is a ConflictError here, with its exit code and details,
+    and the repository is left as it was; a rejected push likewise."""
+    alice, bob = team.store(team.alice), team.store(team.bob)
+    edit_ticket(bob, "shared", priority=1)
+    push(team.bob, bob.config)
+    edit_ticket(alice, "shared", priority=3)
+    before = snapshot(team.alice)
+    async with JobQueue.for_repo(team.alice) as queue:
+        with pytest.raises(ConflictError) as conflict:
+            await queue.wait(queue.submit(pull_job(team.alice, alice.config, isolated=True)))
+        with pytest.raises(ConflictError) as rejected:
+            await queue.wait(queue.submit(push_job(team.alice, alice.config, isolated=True)))
+    assert conflict.value.exit_code == 3
+    assert conflict.value.details()["conflicts"] == [
+        {"ticket": team.ticket.id, "field": "priority", "ours": 3, "theirs": 1}
+    ]
+    assert "--strategy" in (conflict.value.hint or "")
+    assert snapshot(team.alice) == before
+    assert rejected.value.message == "the remote has commits you don't have: run ticketflow pull"
+
+
+def test_error_from_json_keeps_class_and_retry() -> None:
+    from ticketflow.errors import NetworkError, TicketflowError
+    from ticketflow.isolated import _error_json, error_from_json
+
+    network = error_from_json(_error_json(NetworkError("timed out", hint="try again")))
+    assert isinstance(network, NetworkError) and network.transient
+    assert (network.message, network.hint, network.exit_code) == ("timed out", "try again", 9)
+    odd = error_from_json({"kind": "malformed_ticket", "message": "bad", "exit_code": 6})
+    assert type(odd).__mro__[1] is TicketflowError
+    assert (odd.kind, odd.exit_code, odd.transient) == ("malformed_ticket", 6, False)
+
+
+async def test_cancel_an_isolated_pull_mid_fetch(slow_clone: Path) -> None:
+    """ESC in the TUI: the child stops at libgit2's next callback; nothing changed."""
+    client = slow_clone
+    before = snapshot(client)
+    store = TicketStore.open(client)
+    async with JobQueue.for_repo(client) as queue:
+        job = queue.submit(pull_job(client, store.config, isolated=True))
+        async for progress in queue.watch(job):
+            if progress.total and progress.current > 0 and not progress.cancelling:
+                queue.cancel(job)
+        with pytest.raises(CancelledError) as info:
+            await queue.wait(job)
+    assert info.value.partial is not None and info.value.partial.endswith("/203 objects")
+    assert snapshot(client) == before
+    assert "refs/remotes/origin/main" not in git(client, "for-each-ref")
+    git(client, "fsck", "--strict")

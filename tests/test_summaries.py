@@ -14,9 +14,9 @@ from conftest import make_git_repo
 from ticketflow.cancel import CancelToken
 from ticketflow.errors import CancelledError, TicketflowError
 from ticketflow.index import ScanResult, Summary, TicketIndex
+from ticketflow.isolated import run_isolated
 from ticketflow.jobs.scan import ScanJob
 from ticketflow.model import Status
-from ticketflow.scanproc import run_isolated
 from ticketflow.store import TicketStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -98,7 +98,7 @@ def test_scan_result_json_round_trip(store: TicketStore) -> None:
 def test_isolated_scan_reports_what_an_in_process_scan_does(corpus_repo: Path) -> None:
     store = TicketStore.open(corpus_repo)
     seen: list[tuple[int, int | None, str]] = []
-    data = run_isolated(corpus_repo, lambda c, t, m: seen.append((c, t, m)), CancelToken())
+    data = run_isolated("scan", corpus_repo, lambda c, t, m: seen.append((c, t, m)), CancelToken())
     isolated = ScanResult.from_json(data)
     assert isolated.cache.value == "created" and isolated.counts.parsed == 101
     in_process = TicketIndex.open(store).scan()  # the child's index is this one: all cached
@@ -133,7 +133,7 @@ def test_isolated_scan_cancelled_stops_and_keeps_what_it_parsed(tmp_path: Path) 
             token.cancel("stop now")
 
     with pytest.raises(CancelledError) as caught:
-        run_isolated(root, progress, token)
+        run_isolated("scan", root, progress, token)
     assert caught.value.partial is not None
     assert caught.value.partial.endswith("of 8,000 tickets scanned")
     assert str(caught.value).startswith("stop now after ")
@@ -162,13 +162,13 @@ def test_isolated_scan_cancelled_from_another_thread(tmp_path: Path) -> None:
     thread.start()
     try:
         with pytest.raises(CancelledError, match="cancelled with ESC"):
-            run_isolated(root, progress, token)
+            run_isolated("scan", root, progress, token)
     finally:
         thread.join()
 
 
 def test_isolated_scan_of_a_folder_that_is_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(TicketflowError) as caught:
-        run_isolated(tmp_path, lambda c, t, m: None, CancelToken())
+        run_isolated("scan", tmp_path, lambda c, t, m: None, CancelToken())
     assert "git" in caught.value.message.lower()
     assert caught.value.hint  # the child's hint comes through

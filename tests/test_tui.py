@@ -257,9 +257,9 @@ async def test_pull_brings_new_tickets_and_reports(team: Team) -> None:
 
         table = app.screen.query_one(DataTable)
         assert table.row_count >= 1
-        rows = [table.get_row_at(i)[1:3] for i in range(table.row_count)]
-        assert rows[0] == ["scan", "completed"]  # the pull is followed by a scan
-        assert rows[1] == ["pull", "completed"]
+        rows = [table.get_row_at(i)[1:3] for i in range(table.row_count)]  # newest first
+        pulled = rows.index(["pull", "completed"])
+        assert rows[pulled - 1] == ["scan", "completed"]  # the pull is followed by a scan
         await pilot.press("escape")
 
 
@@ -280,7 +280,7 @@ async def test_esc_cancels_a_running_pull_for_real(slow_clone: Path) -> None:
         screen = app.export_screenshot().replace("&#160;", " ")
         assert "receiving objects" in screen  # drawn in the status bar
         await pilot.press("escape")
-        await wait_until(pilot, lambda: bar.last is not None)
+        await wait_until(pilot, lambda: bar.last is not None and bar.last.kind == "pull")
         assert bar.last is not None and bar.last.status is JobStatus.CANCELLED
         assert bar.last.message.startswith("cancelled: ")
         assert bar.last.message.endswith("/203 objects")
@@ -299,7 +299,7 @@ async def test_jobs_screen_x_cancels_and_quit_during_a_job(slow_clone: Path) -> 
         await pilot.press("J")
         assert isinstance(app.screen, JobsScreen)
         await pilot.press("x")
-        await wait_until(pilot, lambda: bar.last is not None)
+        await wait_until(pilot, lambda: bar.last is not None and bar.last.kind == "pull")
         assert bar.last is not None and bar.last.status is JobStatus.CANCELLED
         await pilot.press("escape", "p")
         await wait_until(pilot, lambda: bool(bar.active))

@@ -411,6 +411,17 @@ class FetchResult:
             "updated_refs": list(self.updated_refs),
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FetchResult:
+        return cls(
+            remote=data["remote"],
+            url=data["url"],
+            received_objects=data["received_objects"],
+            total_objects=data["total_objects"],
+            received_bytes=data["received_bytes"],
+            updated_refs=tuple(data["updated_refs"]),
+        )
+
 
 def _remote(repo: pygit2.Repository, name: str | None) -> pygit2.Remote:
     if name is None:
@@ -540,6 +551,18 @@ class PullResult:
             "changed_paths": list(self.changed_paths),
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PullResult:
+        """The result ``to_json`` gave (a pull run in another process reports it so)."""
+        return cls(
+            outcome=data["outcome"],
+            fetch=FetchResult.from_json(data["fetch"]),
+            commit=data["commit"],
+            committed_local_edits=data["committed_local_edits"],
+            merged_tickets=tuple(data["merged_tickets"]),
+            changed_paths=tuple(data["changed_paths"]),
+        )
+
 
 @dataclass(frozen=True)
 class PushResult:
@@ -557,6 +580,16 @@ class PushResult:
             "commit": self.commit,
             "pushed_objects": self.pushed_objects,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PushResult:
+        return cls(
+            remote=data["remote"],
+            url=data["url"],
+            branch=data["branch"],
+            commit=data["commit"],
+            pushed_objects=data["pushed_objects"],
+        )
 
 
 _TicketEntry = tuple[str, pygit2.Oid]

@@ -2,7 +2,9 @@
 
 Each holds the ``repo`` resource, so two of them never run at once, while a scan may run
 beside them. They call ``gitrepo`` with the job's progress callback and cancel token, so a
-cancel stops the transfer inside libgit2.
+cancel stops the transfer inside libgit2. With ``isolated=True`` the same call runs in a
+child process (``ticketflow.isolated``): the TUI's choice, because pygit2's checkout, diff
+and index calls hold the GIL for tenths of a second on a large repository.
 """
 
 from __future__ import annotations
@@ -30,11 +32,22 @@ def _summary(result: object) -> str | None:
 
 
 def pull_job(
-    root: Path, config: Config, *, remote: str | None = None, strategy: Strategy | None = None
+    root: Path,
+    config: Config,
+    *,
+    remote: str | None = None,
+    strategy: Strategy | None = None,
+    isolated: bool = False,
 ) -> FunctionJob:
     from ticketflow import gitrepo
 
     def run(ctx: JobContext) -> gitrepo.PullResult:
+        if isolated:
+            from ticketflow.isolated import run_isolated
+
+            options = {"remote": remote, "strategy": strategy}
+            data = run_isolated("pull", root, ctx.progress, ctx.cancel, options)
+            return gitrepo.PullResult.from_json(data)
         return gitrepo.pull(
             root,
             config,
@@ -53,10 +66,17 @@ def pull_job(
     )
 
 
-def push_job(root: Path, config: Config, *, remote: str | None = None) -> FunctionJob:
+def push_job(
+    root: Path, config: Config, *, remote: str | None = None, isolated: bool = False
+) -> FunctionJob:
     from ticketflow import gitrepo
 
     def run(ctx: JobContext) -> gitrepo.PushResult:
+        if isolated:
+            from ticketflow.isolated import run_isolated
+
+            data = run_isolated("push", root, ctx.progress, ctx.cancel, {"remote": remote})
+            return gitrepo.PushResult.from_json(data)
         return gitrepo.push(
             root, config, remote_name=remote, progress=ctx.progress, cancel=ctx.cancel
         )

@@ -20,7 +20,7 @@ IN_PROCESS = 2**62
 class ScanJob(Job):
     """Scan ``store``'s tickets through its index; the result is the lint ``ScanResult``.
 
-    ``isolated``: run the scan in a child process (``ticketflow.scanproc``), so that
+    ``isolated``: run the scan in a child process (``ticketflow.isolated``), so that
     parsing never competes with this process's event loop for the GIL (the TUI's choice).
     ``in_process``: parse in this process even for many files (no process pool).
     """
@@ -40,9 +40,10 @@ class ScanJob(Job):
 
     def run(self, ctx: JobContext) -> ScanResult:
         if self.isolated:
-            from ticketflow.scanproc import run_isolated
+            from ticketflow.isolated import run_isolated
 
-            return ScanResult.from_json(run_isolated(self.store.root, ctx.progress, ctx.cancel))
+            data = run_isolated("scan", self.store.root, ctx.progress, ctx.cancel)
+            return ScanResult.from_json(data)
         options = {"pool_min_files": IN_PROCESS} if self.in_process else {}
         index = TicketIndex.open(self.store, **options)
         return index.scan(progress=ctx.progress, cancel=ctx.cancel)

@@ -11,8 +11,10 @@ seen in the status folders all go the same way: scan, then reload.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -37,6 +39,28 @@ from ticketflow.tui.widgets.jobs_bar import JobStatusBar
 Loader = Callable[[], SummaryList | None]
 """Where the list comes from: the index's cached summaries, or None when there is no usable
 cache yet (the first scan creates it)."""
+
+
+@contextmanager
+def frozen_when_built() -> Iterator[None]:
+    """Build long-lived data with the cyclic garbage collector paused, then freeze it.
+
+    Every full collection walks every tracked object: 100,000 rows (named tuples stay
+    tracked) plus Textual's own objects made each one take 50-150 ms, on whichever thread
+    triggered it, holding the GIL: the interface stalled for that long every few seconds.
+    ``gc.freeze()`` moves what exists into the permanent generation, which collections skip.
+    The rows are still freed by reference counting when a reload replaces them (they hold
+    no cycles); what freezing can keep alive is only cyclic garbage that happened to exist
+    at that moment (small, once per reload).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 class Prepared:
@@ -87,6 +111,8 @@ class TicketflowApp(App[None]):
         self._scan_queued: JobId | None = None
         self._scan_announced: set[JobId] = set()
         self._keep_after_scan: str | None = None
+        self._scans_seen: set[JobId] = set()
+        self._folders: tuple[int, ...] = ()
 
     async def on_mount(self) -> None:
         self.sub_title = f"{self.store.root.name}: loading tickets..."
@@ -134,7 +160,16 @@ class TicketflowApp(App[None]):
         if isinstance(self.screen, JobsScreen):
             self.screen.refill()
         if not progress.is_terminal:
+            if (
+                progress.kind == "scan"
+                and progress.status is JobStatus.RUNNING
+                and progress.job_id not in self._scans_seen
+            ):
+                # it lists the files after this: what the folders show now, it will see
+                self._scans_seen.add(progress.job_id)
+                self._folders = self._folder_stamp()
             return
+        self._scans_seen.discard(progress.job_id)
         quiet = progress.kind == "scan" and progress.job_id not in self._scan_announced
         self._scan_announced.discard(progress.job_id)
         if progress.status is JobStatus.COMPLETED:
@@ -276,13 +311,14 @@ class TicketflowApp(App[None]):
         """Read the list (in a thread) and show it. ``expected``: the ticket count a scan
         just found; a cache that disagrees (or none at all, after a scan) is replaced by a
         refresh in this process."""
-        result = self.loader()
-        if expected is not None and (result is None or result.counts["total"] != expected):
-            result = self._validated()
-        if result is None:
+        with frozen_when_built():
+            result = self.loader()
+            if expected is not None and (result is None or result.counts["total"] != expected):
+                result = self._validated()
+            prepared = None if result is None else Prepared(result)
+        if prepared is None:
             self.call_from_thread(self._no_cache)
             return
-        prepared = Prepared(result)
         self.call_from_thread(self._loaded, prepared, keep)
 
     def _no_cache(self) -> None:

@@ -195,21 +195,21 @@ class MainScreen(Screen[None]):
         from ticketflow.jobs.git import pull_job
 
         store = self.tf_app.store
-        self.tf_app.submit(pull_job(store.root, store.config))
+        self.tf_app.submit(pull_job(store.root, store.config, isolated=True))
 
     def action_push(self) -> None:
         from ticketflow.jobs.git import push_job
 
         store = self.tf_app.store
-        self.tf_app.submit(push_job(store.root, store.config))
+        self.tf_app.submit(push_job(store.root, store.config, isolated=True))
 
     def action_sync(self) -> None:
         from ticketflow.jobs.git import pull_job, push_job
 
         store = self.tf_app.store
-        pulled = self.tf_app.submit(pull_job(store.root, store.config))
+        pulled = self.tf_app.submit(pull_job(store.root, store.config, isolated=True))
         if pulled is not None:
-            self.tf_app.submit(push_job(store.root, store.config), after=(pulled,))
+            self.tf_app.submit(push_job(store.root, store.config, isolated=True), after=(pulled,))
 
     def action_rescan(self) -> None:
         self.tf_app.request_scan(announce=True)
