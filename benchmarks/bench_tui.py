@@ -56,8 +56,8 @@ class Probe(TicketflowApp):
         else:
             self.reload()  # the list only; the cold scan starts after the first paint
 
-    def _loaded(self, prepared, keep):
-        super()._loaded(prepared, keep)
+    def _loaded(self, prepared):
+        super()._loaded(prepared)
         if "first_paint" not in out and "painting" not in out:
             out["painting"] = True
             self.call_after_refresh(self._painted)

@@ -932,12 +932,12 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     Uncommitted ticket edits are committed first ("Update tickets"); other
     uncommitted changes are never touched. Ctrl+C cancels the transfer.
     """
-    from ticketflow import gitrepo
+    from ticketflow import gitresults
     from ticketflow.jobs.git import pull_job
 
     job = pull_job(store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
     (result,) = run_jobs(out, "pull", store, lambda q: [q.submit(job)])
-    assert isinstance(result, gitrepo.PullResult)
+    assert isinstance(result, gitresults.PullResult)
 
     def text() -> str:
         from ticketflow.model import is_ticket_id
@@ -974,12 +974,12 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
     If the remote has commits you don't have, nothing is pushed (exit 3):
     run 'ticketflow pull' first, or 'ticketflow sync'.
     """
-    from ticketflow import gitrepo
+    from ticketflow import gitresults
     from ticketflow.jobs.git import push_job
 
     job = push_job(store.root, store.config, remote=remote)
     (result,) = run_jobs(out, "push", store, lambda q: [q.submit(job)])
-    assert isinstance(result, gitrepo.PushResult)
+    assert isinstance(result, gitresults.PushResult)
     out.emit(
         result.to_json(),
         f"Pushed {result.commit[:10]} to {result.remote}/{result.branch}\n",
@@ -992,7 +992,7 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
 @command()
 def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str | None) -> None:
     """Pull, then push: the one command to share your tickets with the team."""
-    from ticketflow import gitrepo
+    from ticketflow import gitresults
     from ticketflow.jobs.git import submit_sync
 
     pulled, pushed = run_jobs(
@@ -1003,7 +1003,7 @@ def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
             submit_sync(q, store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
         ),
     )
-    assert isinstance(pulled, gitrepo.PullResult) and isinstance(pushed, gitrepo.PushResult)
+    assert isinstance(pulled, gitresults.PullResult) and isinstance(pushed, gitresults.PushResult)
     out.emit(
         {"pull": pulled.to_json(), "push": pushed.to_json()},
         f"Pulled ({pulled.outcome}), then pushed {pushed.commit[:10]} to "

@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pygit2
@@ -31,6 +30,7 @@ from ticketflow.errors import (
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
 from ticketflow.fsutil import locked
+from ticketflow.gitresults import FetchResult, PullResult, PushResult
 from ticketflow.merge import FieldConflict, Strategy, TextMerge, merge_tickets
 from ticketflow.model import Ticket, is_ticket_id
 
@@ -392,37 +392,6 @@ def credentials_for(
     raise GitError(f"{redact_url(url)} asks for an authentication ticketflow cannot provide")
 
 
-@dataclass(frozen=True)
-class FetchResult:
-    remote: str
-    url: str
-    received_objects: int
-    total_objects: int
-    received_bytes: int
-    updated_refs: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "remote": self.remote,
-            "url": self.url,
-            "received_objects": self.received_objects,
-            "total_objects": self.total_objects,
-            "received_bytes": self.received_bytes,
-            "updated_refs": list(self.updated_refs),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FetchResult:
-        return cls(
-            remote=data["remote"],
-            url=data["url"],
-            received_objects=data["received_objects"],
-            total_objects=data["total_objects"],
-            received_bytes=data["received_bytes"],
-            updated_refs=tuple(data["updated_refs"]),
-        )
-
-
 def _remote(repo: pygit2.Repository, name: str | None) -> pygit2.Remote:
     if name is None:
         name = _upstream(repo)[0] if _branch_name(repo) else "origin"
@@ -529,67 +498,6 @@ class MergeConflictError(ConflictError):
 
 class PushRejectedError(ConflictError):
     kind = "push_rejected"
-
-
-@dataclass(frozen=True)
-class PullResult:
-    outcome: str
-    """``up-to-date``, ``fast-forward`` or ``merged``."""
-    fetch: FetchResult
-    commit: str | None
-    committed_local_edits: bool
-    merged_tickets: tuple[str, ...]
-    changed_paths: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "outcome": self.outcome,
-            "fetch": self.fetch.to_json(),
-            "commit": self.commit,
-            "committed_local_edits": self.committed_local_edits,
-            "merged_tickets": list(self.merged_tickets),
-            "changed_paths": list(self.changed_paths),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PullResult:
-        """The result ``to_json`` gave (a pull run in another process reports it so)."""
-        return cls(
-            outcome=data["outcome"],
-            fetch=FetchResult.from_json(data["fetch"]),
-            commit=data["commit"],
-            committed_local_edits=data["committed_local_edits"],
-            merged_tickets=tuple(data["merged_tickets"]),
-            changed_paths=tuple(data["changed_paths"]),
-        )
-
-
-@dataclass(frozen=True)
-class PushResult:
-    remote: str
-    url: str
-    branch: str
-    commit: str
-    pushed_objects: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "remote": self.remote,
-            "url": self.url,
-            "branch": self.branch,
-            "commit": self.commit,
-            "pushed_objects": self.pushed_objects,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PushResult:
-        return cls(
-            remote=data["remote"],
-            url=data["url"],
-            branch=data["branch"],
-            commit=data["commit"],
-            pushed_objects=data["pushed_objects"],
-        )
 
 
 _TicketEntry = tuple[str, pygit2.Oid]

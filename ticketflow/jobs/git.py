@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ticketflow.config import Config
+from ticketflow.gitresults import PullResult, PushResult
 from ticketflow.jobs.job import FunctionJob, JobContext, JobId
 from ticketflow.jobs.queue import JobQueue
 from ticketflow.merge import Strategy
@@ -39,15 +40,15 @@ def pull_job(
     strategy: Strategy | None = None,
     isolated: bool = False,
 ) -> FunctionJob:
-    from ticketflow import gitrepo
-
-    def run(ctx: JobContext) -> gitrepo.PullResult:
-        if isolated:
+    def run(ctx: JobContext) -> PullResult:
+        if isolated:  # pygit2 is imported by the child only
             from ticketflow.isolated import run_isolated
 
             options = {"remote": remote, "strategy": strategy}
             data = run_isolated("pull", root, ctx.progress, ctx.cancel, options)
-            return gitrepo.PullResult.from_json(data)
+            return PullResult.from_json(data)
+        from ticketflow import gitrepo
+
         return gitrepo.pull(
             root,
             config,
@@ -69,14 +70,14 @@ def pull_job(
 def push_job(
     root: Path, config: Config, *, remote: str | None = None, isolated: bool = False
 ) -> FunctionJob:
-    from ticketflow import gitrepo
-
-    def run(ctx: JobContext) -> gitrepo.PushResult:
+    def run(ctx: JobContext) -> PushResult:
         if isolated:
             from ticketflow.isolated import run_isolated
 
             data = run_isolated("push", root, ctx.progress, ctx.cancel, {"remote": remote})
-            return gitrepo.PushResult.from_json(data)
+            return PushResult.from_json(data)
+        from ticketflow import gitrepo
+
         return gitrepo.push(
             root, config, remote_name=remote, progress=ctx.progress, cancel=ctx.cancel
         )

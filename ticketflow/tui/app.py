@@ -67,15 +67,22 @@ class Prepared:
     """A list ready to show, prepared in the loading thread so that the event loop only
     swaps references (filtering 100,000 rows by tab costs milliseconds)."""
 
-    __slots__ = ("by_tab", "id_width", "summaries")
+    __slots__ = ("by_tab", "id_width", "keep", "positions", "summaries")
 
-    def __init__(self, summaries: SummaryList) -> None:
+    def __init__(self, summaries: SummaryList, keep: str | None) -> None:
         items = summaries.items
         self.summaries = summaries
+        self.keep = keep
         self.by_tab: dict[str, Sequence[Summary]] = {"all": items}
         for tab in TABS[1:]:
             self.by_tab[tab] = [t for t in items if t.status == tab]
         self.id_width = max(map(len, (t.id for t in items)), default=20)
+        self.positions: dict[str, int] | None = None
+        if keep is not None:
+            self.positions = {
+                tab: next((i for i, t in enumerate(rows) if t.id == keep), 0)
+                for tab, rows in self.by_tab.items()
+            }
 
 
 class TicketflowApp(App[None]):
@@ -311,23 +318,27 @@ class TicketflowApp(App[None]):
         """Read the list (in a thread) and show it. ``expected``: the ticket count a scan
         just found; a cache that disagrees (or none at all, after a scan) is replaced by a
         refresh in this process."""
+        keep = keep or self.main.current_id  # the cursor stays on its ticket
         with frozen_when_built():
             result = self.loader()
             if expected is not None and (result is None or result.counts["total"] != expected):
                 result = self._validated()
-            prepared = None if result is None else Prepared(result)
+            prepared = None if result is None else Prepared(result, keep)
         if prepared is None:
             self.call_from_thread(self._no_cache)
             return
-        self.call_from_thread(self._loaded, prepared, keep)
+        self.call_from_thread(self._loaded, prepared)
 
     def _no_cache(self) -> None:
         self.sub_title = f"{self.store.root.name}: indexing the tickets (first start)..."
 
-    def _loaded(self, prepared: Prepared, keep: str | None) -> None:
+    def _loaded(self, prepared: Prepared) -> None:
         result = prepared.summaries
+        first = not self.loaded
         self.loaded = True
-        self.main.set_tickets(prepared.by_tab, prepared.id_width, keep)
+        self.main.set_tickets(prepared.by_tab, prepared.id_width, prepared.keep, prepared.positions)
+        if first:  # Textual's long-lived objects exist now: out of the collector's way too
+            self.call_after_refresh(gc.freeze)
         problems = [p.message for p in result.problems]
         skipped = f", {len(problems)} unreadable" if problems else ""
         c = result.counts

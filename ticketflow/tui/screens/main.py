@@ -64,6 +64,8 @@ class MainScreen(Screen[None]):
         self.all_tickets: Sequence[Summary] = []
         self._by_tab: dict[str, Sequence[Summary]] = {name: [] for name in TABS}
         self._id_width: int | None = None
+        self.current_id: str | None = None
+        """The highlighted ticket's id (read by the loading thread)."""
         self.tab = "all"
         self.query_text = ""
         self._search: SearchIndex[Summary] | None = None
@@ -102,9 +104,11 @@ class MainScreen(Screen[None]):
         by_tab: dict[str, Sequence[Summary]],
         id_width: int | None = None,
         keep: str | None = None,
+        positions: dict[str, int] | None = None,
     ) -> None:
         """Show new lists (``by_tab``: each tab's tickets in list order, prepared off the
-        event loop); the cursor stays on ``keep``, else on the ticket it was on."""
+        event loop); the cursor goes to ``positions[tab]`` (where ticket ``keep`` is, found
+        off the loop too), else onto ``keep``, else stays on the ticket it was on."""
         if keep is None:
             current = self.query_one(TicketList).current
             keep = current.id if current else None
@@ -114,7 +118,8 @@ class MainScreen(Screen[None]):
         self._search = None
         # Tab labels stay fixed: a label that changes width leaves Tabs' underline behind
         # (it moves only on activation). The counts go to the header (see the app).
-        self._apply(keep=keep)
+        cursor = None if positions is None or self.query_text else positions.get(self.tab)
+        self._apply(keep=keep, cursor=cursor)
 
     def _visible(self) -> Sequence[Summary]:
         if not self.query_text:
@@ -132,14 +137,17 @@ class MainScreen(Screen[None]):
             pool = [t for t in pool if t.status == self.tab]
         return pool
 
-    def _apply(self, keep: str | None = None) -> None:
+    def _apply(self, keep: str | None = None, cursor: int | None = None) -> None:
         width = None if self.query_text else self._id_width
-        self.query_one(TicketList).set_tickets(self._visible(), keep=keep, id_width=width)
+        self.query_one(TicketList).set_tickets(
+            self._visible(), keep=keep, id_width=width, cursor=cursor
+        )
 
     # --- events ----------------------------------------------------------------------------
 
     def on_ticket_highlighted(self, event: TicketHighlighted) -> None:
         summary = event.ticket
+        self.current_id = None if summary is None else summary.id
         if summary is None:
             self.query_one(DetailPane).show(None)
             return

@@ -55,17 +55,22 @@ class TicketList(ScrollView, can_focus=True):
     # --- data ------------------------------------------------------------------------------
 
     def set_tickets(
-        self, tickets: Sequence[Summary], keep: str | None = None, id_width: int | None = None
+        self,
+        tickets: Sequence[Summary],
+        keep: str | None = None,
+        id_width: int | None = None,
+        cursor: int | None = None,
     ) -> None:
         """Show ``tickets`` (kept, not copied: never change the sequence afterwards); keep the
-        cursor on ticket ``keep`` if it is still there. ``id_width``: the longest id, when
-        the caller has it (measuring 100,000 ids costs the event loop milliseconds)."""
+        cursor on ticket ``keep`` if it is still there, or put it at ``cursor``. ``id_width``
+        and ``cursor``: when the caller has them (measuring 100,000 ids or looking for one
+        costs the event loop milliseconds)."""
         self.tickets = tickets
         if id_width is None:
             id_width = max(map(len, (t.id for t in tickets)), default=20)
         self._id_width = min(40, id_width)
-        index = 0
-        if keep is not None:
+        index = cursor or 0
+        if keep is not None and cursor is None:
             index = next((i for i, t in enumerate(tickets) if t.id == keep), 0)
         self.virtual_size = Size(self.size.width, len(tickets) + 1)
         self.cursor = min(index, max(0, len(tickets) - 1))
