@@ -33,7 +33,7 @@ class JobStatusBar(Static):
     """Reactive view of the queue's jobs, fed by ``JobUpdate`` messages via ``update_job``."""
 
     DEFAULT_CSS = """
-    JobStatusBar { height: auto; max-height: 6; padding: 0 1; background: $panel; }
+    JobStatusBar { height: auto; min-height: 2; max-height: 6; padding: 0 1; background: $panel; }
     """
 
     def __init__(self, clock: Callable[[], float], *, id: str | None = None) -> None:
@@ -43,6 +43,7 @@ class JobStatusBar(Static):
         self.started: dict[int, float] = {}
         self.last: JobProgress | None = None
         self.frame = 0
+        self._lines = 0
 
     def on_mount(self) -> None:
         self.redraw()
@@ -88,6 +89,8 @@ class JobStatusBar(Static):
         parts: list[Table | Text] = []
         if self.active:
             parts.append(rows)
+        else:
+            parts.append(Text("No jobs running", style="dim"))
         if self.last is not None:
             mark, color = OUTCOME[self.last.status]
             parts.append(
@@ -95,4 +98,10 @@ class JobStatusBar(Static):
                     (f"{mark} ", color), (self.last.kind, "bold"), f": {self.last.message}"
                 )
             )
-        self.update(Group(*parts) if parts else Text("No jobs running", style="dim"))
+        # A re-layout of the screen costs 5-20 ms (the detail pane's Markdown included): do it
+        # only when the height changes, not on every progress update. Two lines (one job, or
+        # "No jobs running", and the last outcome) are always there, so one job starting or
+        # ending does not change the height either.
+        lines = min(6, max(2, max(1, len(self.active)) + (self.last is not None)))
+        self.update(Group(*parts), layout=lines != self._lines)
+        self._lines = lines
