@@ -408,3 +408,28 @@ async def test_first_start_without_an_index(filled: TicketStore) -> None:
         assert titles == ["repo: indexing the tickets (first start)..."]
         assert ids(app) == ["alpha", "beta", "gamma"]
         assert app.loaded
+
+
+async def test_search_reaches_bodies_after_ids_and_descriptions(filled: TicketStore) -> None:
+    """Bodies are read from the files in a thread; their matches come after the id and
+    description ones, and a new query or ESC drops them."""
+    gamma = filled.get("gamma")
+    assert gamma.path is not None
+    path = filled.root / gamma.path
+    path.write_text(path.read_text(encoding="utf-8") + "\nThe first draft lives here.\n")
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"first")
+        await settle(app, pilot)
+        assert ids(app) == ["alpha", "gamma"]  # alpha by description, gamma by its body
+        await pilot.press("backspace")
+        await settle(app, pilot)
+        assert ids(app) == ["alpha", "gamma"]  # "firs": the body search ran again
+        await pilot.press(*"zzz")
+        await settle(app, pilot)
+        assert ids(app) == []
+        await pilot.press("escape")
+        assert ids(app) == ["alpha", "beta", "gamma"]
+        search = app.main.query_one("#search", Input)
+        assert search.border_subtitle == ""

@@ -108,7 +108,10 @@ def child_main(argv: list[str]) -> int:
         """The parent cancels by writing a line (not by a signal: a signal interrupts
         libgit2's poll() on the socket, which then fails the transfer as a network error);
         the end of the input means the parent is gone."""
-        line = sys.stdin.buffer.readline()
+        try:  # the raw descriptor: a buffered reader's lock would stall the exit by 1 s
+            line = os.read(0, 64)
+        except OSError:
+            line = b""
         token.cancel("cancelled" if line else "the parent process is gone")
 
     threading.Thread(target=listen, daemon=True, name="cancel-listener").start()

@@ -9,6 +9,7 @@ then the list from the index).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,13 +19,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Tab, Tabs
+from textual.worker import get_current_worker
 
 from ticketflow.errors import MalformedTicketError, TicketflowError
 from ticketflow.index import Summary
 from ticketflow.tui.messages import TicketChosen, TicketHighlighted
 from ticketflow.tui.screens.forms import CloseTicketScreen, NewTicketRequest, NewTicketScreen
 from ticketflow.tui.screens.info import BoardScreen, HelpScreen
-from ticketflow.tui.search import SearchIndex
+from ticketflow.tui.search import SearchIndex, body_matches, split_body
 from ticketflow.tui.widgets.detail import DetailPane
 from ticketflow.tui.widgets.jobs_bar import JobStatusBar
 from ticketflow.tui.widgets.ticket_list import TicketList
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from ticketflow.tui.app import TicketflowApp
 
 TABS = ("all", "todo", "doing", "done")
+BODY_SEARCH_PAUSE = 0.15
+"""Seconds without a new key before the bodies are searched."""
 
 
 class MainScreen(Screen[None]):
@@ -69,6 +73,8 @@ class MainScreen(Screen[None]):
         self.tab = "all"
         self.query_text = ""
         self._search: SearchIndex[Summary] | None = None
+        self._body_hits: tuple[str, list[Summary]] = ("", [])
+        """Body matches of the query they were found for (after the id/description ones)."""
 
     @property
     def tf_app(self) -> TicketflowApp:
@@ -116,6 +122,9 @@ class MainScreen(Screen[None]):
         self.all_tickets = by_tab["all"]
         self._id_width = id_width
         self._search = None
+        self._body_hits = ("", [])
+        if self.query_text.strip():
+            self._search_bodies(self.query_text)  # the new list's bodies
         # Tab labels stay fixed: a label that changes width leaves Tabs' underline behind
         # (it moves only on activation). The counts go to the header (see the app).
         cursor = None if positions is None or self.query_text else positions.get(self.tab)
@@ -124,18 +133,65 @@ class MainScreen(Screen[None]):
     def _visible(self) -> Sequence[Summary]:
         if not self.query_text:
             return self._by_tab.get(self.tab, [])
-        if self._search is None:
-            full = self.tf_app.full_ticket
-
-            def body_of(summary: Summary) -> str:
-                ticket = full(summary)
-                return ticket.body if ticket is not None else ""
-
-            self._search = SearchIndex(self.all_tickets, body_of=body_of)
-        pool = self._search.search(self.query_text)
+        pool = self._searcher().search(self.query_text)
+        query, hits = self._body_hits
+        if hits and query == self.query_text:
+            pool += hits  # body matches come after the id and description ones
         if self.tab != "all":
             pool = [t for t in pool if t.status == self.tab]
         return pool
+
+    def _searcher(self) -> SearchIndex[Summary]:
+        if self._search is None:
+            self._search = SearchIndex(self.all_tickets)
+        return self._search
+
+    @work(thread=True, exclusive=True, group="search-bodies")
+    def _search_bodies(self, query: str) -> None:
+        """Body matches for ``query``, read from the files in this thread after a pause in
+        the typing; a newer query (or ESC) cancels it. At 100,000 tickets this reads every
+        file (a second or two): the box's subtitle shows how far it is."""
+        worker = get_current_worker()
+        time.sleep(BODY_SEARCH_PAUSE)
+        if worker.is_cancelled:
+            return
+        search = self._search
+        if search is None:
+            search = SearchIndex(self.all_tickets)
+        skip = {t.id for t in search.search(query)}
+        root = self.tf_app.store.root
+        shown = 0.0
+
+        def body_of(summary: Summary) -> str | None:
+            try:
+                with open(root / summary.path, "rb") as fh:
+                    return split_body(fh.read().decode("utf-8", "replace"))
+            except OSError:
+                return None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal shown
+            if time.monotonic() - shown > 0.25:
+                shown = time.monotonic()
+                self.app.call_from_thread(self._search_status, f"bodies {done:,}/{total:,}")
+
+        hits = body_matches(
+            search.tickets, query, skip, body_of, lambda: worker.is_cancelled, progress
+        )
+        if hits is not None:
+            self.app.call_from_thread(self._body_results, query, search.tickets, hits)
+
+    def _search_status(self, text: str) -> None:
+        self.query_one("#search", Input).border_subtitle = text
+
+    def _body_results(self, query: str, tickets: Sequence[Summary], hits: list[Summary]) -> None:
+        self._search_status("")
+        if query != self.query_text or tickets is not self.all_tickets:
+            return  # the query or the list changed meanwhile
+        self._body_hits = (query, hits)
+        if hits:
+            current = self.query_one(TicketList).current
+            self._apply(keep=current.id if current else None)
 
     def _apply(self, keep: str | None = None, cursor: int | None = None) -> None:
         width = None if self.query_text else self._id_width
@@ -166,7 +222,13 @@ class MainScreen(Screen[None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "search":
             self.query_text = event.value
+            self._body_hits = ("", [])
             self._apply()
+            if event.value.strip():
+                self._search_bodies(event.value)
+            else:
+                self.workers.cancel_group(self, "search-bodies")
+                self._search_status("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "search":
@@ -194,6 +256,9 @@ class MainScreen(Screen[None]):
             box.value = ""
             box.display = False
             self.query_text = ""
+            self._body_hits = ("", [])
+            self.workers.cancel_group(self, "search-bodies")
+            self._search_status("")
             self._apply()
             self.query_one(TicketList).focus()
             return
