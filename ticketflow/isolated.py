@@ -213,8 +213,8 @@ def run_isolated(
     result's ``to_json()``.
 
     Progress is passed on as it arrives; a cancel of ``cancel`` stops the child (a line on
-    its input) and raises ``CancelledError`` with the child's partial result once it has stopped; an
-    error in the child is raised here as the same kind of ``TicketflowError``.
+    its input) and raises ``CancelledError`` with the child's partial result once it has
+    stopped; an error in the child is raised here as the same kind of ``TicketflowError``.
     """
     argv, env = _command(kind, root, options or {})
     with tempfile.TemporaryFile() as errors:
