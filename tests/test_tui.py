@@ -131,6 +131,11 @@ async def test_start_close_reopen(filled: TicketStore, repo: Path) -> None:
         await settle(app, pilot)
         closed = filled.get("gamma")
         assert closed.status is Status.DONE and closed.closure_reason == "done now"
+        assert git(repo, "branch", "--list", closed.id).strip()  # the start made a branch
+        assert any(  # so closing says how to remove it
+            n.message == f"Its branch/worktree remain: ticketflow cleanup {closed.id}"
+            for n in app._notifications
+        )
         await pilot.press("o")
         await settle(app, pilot)
         assert filled.get("gamma").status is Status.DOING
@@ -433,3 +438,20 @@ async def test_search_reaches_bodies_after_ids_and_descriptions(filled: TicketSt
         assert ids(app) == ["alpha", "beta", "gamma"]
         search = app.main.query_one("#search", Input)
         assert search.border_subtitle == ""
+
+
+async def test_palette_cancel_leaves_an_open_search_alone(filled: TicketStore) -> None:
+    """The palette's "Cancel the running job" cancels (ESC would close the search first)."""
+    from ticketflow.tui.commands import ACTIONS
+
+    action = next(a for title, a, _key in ACTIONS if title == "Cancel the running job")
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"alp")
+        await settle(app, pilot)
+        await app.main.run_action(action)
+        await pilot.pause()
+        assert app.main.query_one("#search", Input).display  # still searching
+        assert ids(app) == ["alpha"]
+        assert any("No job is running" in n.message for n in app._notifications)

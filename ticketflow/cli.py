@@ -616,11 +616,13 @@ def close_cmd(
     ticket = store.close(ref, reason=reason, commit=_commit_flag(no_commit))
     cleaned = None
     hint = ""
+    from ticketflow.workspace import has_workspace
+
     if cleanup:
         from ticketflow.workspace import cleanup as clean_workspace
 
         cleaned = clean_workspace(store.root, store.config, ticket.id)
-    elif _has_workspace(store, ticket.id):
+    elif has_workspace(store.root, ticket.id):
         hint = f"  Its branch/worktree remain: ticketflow cleanup {ticket.id}\n"
     out.emit(
         {
@@ -636,14 +638,6 @@ def close_cmd(
         + (f"  Reason: {ticket.closure_reason}\n" if ticket.closure_reason else "")
         + (_cleanup_text(cleaned) if cleaned else hint),
     )
-
-
-def _has_workspace(store: TicketStore, ticket_id: str) -> bool:
-    """A branch or a worktree named after the ticket (packed refs included)."""
-    from ticketflow.gitrepo import open_repo
-
-    repo = open_repo(store.root)
-    return repo.branches.local.get(ticket_id) is not None or ticket_id in repo.list_worktrees()
 
 
 def _cleanup_text(cleaned: Any) -> str:

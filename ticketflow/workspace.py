@@ -144,6 +144,15 @@ def link_current(worktree: Path, ticket_rel: str) -> None:
         pass  # no symlinks here: the worktree still works
 
 
+def has_workspace(root: Path, ticket_id: str) -> bool:
+    """A branch or a worktree named after the ticket (packed refs included): what
+    ``cleanup`` would remove."""
+    from ticketflow.gitrepo import open_repo
+
+    repo = open_repo(root)
+    return repo.branches.local.get(ticket_id) is not None or ticket_id in repo.list_worktrees()
+
+
 @dataclass(frozen=True)
 class Cleanup:
     worktree_removed: Path | None

@@ -17,7 +17,7 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Push to the remote", "push", "P"),
     ("Sync: pull, then push", "sync", "S"),
     ("Rescan the ticket files", "rescan", "r"),
-    ("Cancel the running job", "escape", "esc"),
+    ("Cancel the running job", "cancel_job", "esc"),
     ("Show jobs", "jobs", "J"),
     ("Board view", "board", "b"),
     ("Show all tickets", "tab('all')", "a"),

@@ -250,6 +250,10 @@ class MainScreen(Screen[None]):
         box.display = True
         box.focus()
 
+    def action_cancel_job(self) -> None:
+        """Cancel the running job (the palette's entry: ESC would close a search first)."""
+        self.tf_app.cancel_active_job()
+
     def action_escape(self) -> None:
         box = self.query_one("#search", Input)
         if box.display:
@@ -349,12 +353,21 @@ class MainScreen(Screen[None]):
 
         def chosen(reason: str | None) -> None:
             if reason is not None:
-                self._mutate(
-                    "closed",
-                    lambda: self.tf_app.store.close(t.id, reason=reason or None).id,
-                )
+                self._mutate("closed", lambda: self._close(t.id, reason or None))
 
         self.app.push_screen(CloseTicketScreen(t.id, t.status == "todo"), chosen)
+
+    def _close(self, ticket_id: str, reason: str | None) -> str:
+        from ticketflow.workspace import has_workspace
+
+        ticket = self.tf_app.store.close(ticket_id, reason=reason)
+        if has_workspace(self.tf_app.store.root, ticket.id):
+            self.app.call_from_thread(
+                self.notify,
+                f"Its branch/worktree remain: ticketflow cleanup {ticket.id}",
+                timeout=8,
+            )
+        return ticket.id
 
     def action_reopen(self) -> None:
         if (t := self._current()) is not None:
