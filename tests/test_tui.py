@@ -455,3 +455,29 @@ async def test_palette_cancel_leaves_an_open_search_alone(filled: TicketStore) -
         assert app.main.query_one("#search", Input).display  # still searching
         assert ids(app) == ["alpha"]
         assert any("No job is running" in n.message for n in app._notifications)
+
+
+async def test_l_and_h_move_between_the_list_and_the_detail(filled: TicketStore) -> None:
+    """A long body scrolls by key once the detail pane has the focus."""
+    alpha = filled.get("alpha")
+    assert alpha.path is not None
+    path = filled.root / alpha.path
+    path.write_text(path.read_text(encoding="utf-8") + "".join(f"\nline {i}\n" for i in range(80)))
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        detail = app.main.query_one(DetailPane)
+        await pilot.press("l")
+        assert detail.has_focus
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert detail.scroll_y > 0
+        await pilot.press("G")
+        await pilot.pause()
+        assert detail.scroll_y == detail.max_scroll_y > 0
+        cursor = app.main.query_one(TicketList).cursor
+        await pilot.press("h")
+        assert app.main.query_one(TicketList).has_focus
+        assert app.main.query_one(TicketList).cursor == cursor  # G scrolled, did not move
+        await pilot.press("right", "g", "left")
+        assert detail.scroll_y == 0 and app.main.query_one(TicketList).has_focus

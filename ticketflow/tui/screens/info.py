@@ -23,6 +23,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("g / G", "first / last ticket"),
     ("a, 1, 2, 3", "tabs: all, todo, doing, done (tab / shift+tab cycle)"),
     ("enter", "open the ticket's detail"),
+    ("l / h, → / ←", "into the detail pane / back (j / k scroll it)"),
     ("/", "search: fuzzy over id and description, then the body"),
     ("n", "new ticket"),
     ("s", "start the ticket"),

@@ -47,6 +47,8 @@ class MainScreen(Screen[None]):
         Binding("3", "tab('done')", "Done", show=False),
         Binding("tab", "cycle_tab(1)", "Next tab", show=False, priority=True),
         Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
+        Binding("l,right", "focus_detail", "Detail", show=False),
+        Binding("h,left", "focus_list", "List", show=False),
         Binding("slash", "search", "Search"),
         Binding("n", "new", "New"),
         Binding("s", "start", "Start"),
@@ -244,6 +246,13 @@ class MainScreen(Screen[None]):
             return
         index = (TABS.index(self.tab) + step) % len(TABS)
         self.action_tab(TABS[index])
+
+    def action_focus_detail(self) -> None:
+        """Into the detail pane, to scroll a long body with the keys (``h`` comes back)."""
+        self.query_one(DetailPane).focus()
+
+    def action_focus_list(self) -> None:
+        self.query_one(TicketList).focus()
 
     def action_search(self) -> None:
         box = self.query_one("#search", Input)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
@@ -36,7 +39,15 @@ def fields_table(ticket: Ticket) -> Table:
 
 
 class DetailPane(VerticalScroll):
-    """Shows the highlighted ticket; empty when there is none."""
+    """Shows the highlighted ticket; empty when there is none. Focused (``l``), it scrolls
+    with j/k as well as the arrows, page keys, home and end."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
 
     DEFAULT_CSS = """
     DetailPane { padding: 0 1; background: $panel; }
