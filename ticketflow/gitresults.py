@@ -32,14 +32,7 @@ class FetchResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FetchResult:
-        return cls(
-            remote=data["remote"],
-            url=data["url"],
-            received_objects=data["received_objects"],
-            total_objects=data["total_objects"],
-            received_bytes=data["received_bytes"],
-            updated_refs=tuple(data["updated_refs"]),
-        )
+        return cls(**{**data, "updated_refs": tuple(data["updated_refs"])})
 
 
 @dataclass(frozen=True)
@@ -66,12 +59,12 @@ class PullResult:
     def from_json(cls, data: dict[str, Any]) -> PullResult:
         """The result ``to_json`` gave (a pull run in another process reports it so)."""
         return cls(
-            outcome=data["outcome"],
-            fetch=FetchResult.from_json(data["fetch"]),
-            commit=data["commit"],
-            committed_local_edits=data["committed_local_edits"],
-            merged_tickets=tuple(data["merged_tickets"]),
-            changed_paths=tuple(data["changed_paths"]),
+            **{
+                **data,
+                "fetch": FetchResult.from_json(data["fetch"]),
+                "merged_tickets": tuple(data["merged_tickets"]),
+                "changed_paths": tuple(data["changed_paths"]),
+            }
         )
 
 
@@ -94,10 +87,4 @@ class PushResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PushResult:
-        return cls(
-            remote=data["remote"],
-            url=data["url"],
-            branch=data["branch"],
-            commit=data["commit"],
-            pushed_objects=data["pushed_objects"],
-        )
+        return cls(**data)

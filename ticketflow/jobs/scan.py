@@ -22,17 +22,13 @@ class ScanJob(Job):
 
     ``isolated``: run the scan in a child process (``ticketflow.isolated``), so that
     parsing never competes with this process's event loop for the GIL (the TUI's choice).
-    ``in_process``: parse in this process even for many files (no process pool).
     """
 
     kind = "scan"
     resources = frozenset({"scan"})
 
-    def __init__(
-        self, store: TicketStore, *, in_process: bool = False, isolated: bool = False
-    ) -> None:
+    def __init__(self, store: TicketStore, *, isolated: bool = False) -> None:
         self.store = store
-        self.in_process = in_process
         self.isolated = isolated
 
     def arguments(self) -> dict[str, object]:
@@ -44,8 +40,7 @@ class ScanJob(Job):
 
             data = run_isolated("scan", self.store.root, ctx.progress, ctx.cancel)
             return ScanResult.from_json(data)
-        options = {"pool_min_files": IN_PROCESS} if self.in_process else {}
-        index = TicketIndex.open(self.store, **options)
+        index = TicketIndex.open(self.store)
         return index.scan(progress=ctx.progress, cancel=ctx.cancel)
 
     def summarize(self, result: object) -> str | None:

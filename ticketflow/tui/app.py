@@ -25,7 +25,7 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 
 from ticketflow.errors import TicketflowError
-from ticketflow.index import ScanResult, Summary, SummaryList
+from ticketflow.index import CacheState, ScanResult, Summary, SummaryList
 from ticketflow.jobs import Job, JobId, JobQueue, JobSettings, JobStatus
 from ticketflow.model import Status, Ticket
 from ticketflow.store import TicketFile, TicketStore
@@ -35,6 +35,9 @@ from ticketflow.tui.messages import JobUpdate
 from ticketflow.tui.screens.jobs import JobsScreen
 from ticketflow.tui.screens.main import TABS, MainScreen
 from ticketflow.tui.widgets.jobs_bar import JobStatusBar
+
+REBUILT = (CacheState.CREATED, CacheState.REBUILT)
+"""A scan that made the cache anew changed what the list shows, whatever it parsed."""
 
 Loader = Callable[[], SummaryList | None]
 """Where the list comes from: the index's cached summaries, or None when there is no usable
@@ -215,10 +218,6 @@ class TicketflowApp(App[None]):
             if announce:
                 self._scan_announced.add(job_id)
 
-    def refresh_tickets(self, keep: str | None = None) -> None:
-        """After a change made here (new, start, close, edit): scan, then show ``keep``."""
-        self.request_scan(keep=keep)
-
     @work(group="scans")
     async def _after_scan(self, job_id: JobId) -> None:
         assert self.queue is not None
@@ -229,7 +228,7 @@ class TicketflowApp(App[None]):
         if not isinstance(result, ScanResult):
             return
         c = result.counts
-        changed = bool(c.parsed or c.removed) or result.cache.value in ("created", "rebuilt")
+        changed = bool(c.parsed or c.removed) or result.cache in REBUILT
         keep, self._keep_after_scan = self._keep_after_scan, None
         if changed or keep is not None or not self.loaded:
             self.reload(keep, expected=c.tickets)

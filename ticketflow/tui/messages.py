@@ -25,13 +25,6 @@ class TicketChosen(Message):
 
 
 @dataclass
-class TicketsChanged(Message):
-    """Files changed (an edit, a pull, a scan): reload the lists."""
-
-    reason: str = ""
-
-
-@dataclass
 class JobUpdate(Message):
     """A job's progress from the queue. A newer update of the same job replaces an older
     one still waiting in the message queue, unless that one is a terminal state."""

@@ -125,12 +125,12 @@ class MainScreen(Screen[None]):
         self._id_width = id_width
         self._search = None
         self._body_hits = ("", [])
-        if self.query_text.strip():
-            self._search_bodies(self.query_text)  # the new list's bodies
         # Tab labels stay fixed: a label that changes width leaves Tabs' underline behind
         # (it moves only on activation). The counts go to the header (see the app).
         cursor = None if positions is None or self.query_text else positions.get(self.tab)
         self._apply(keep=keep, cursor=cursor)
+        if self.query_text.strip():
+            self._search_bodies(self.query_text, self._searcher())  # the new list's bodies
 
     def _visible(self) -> Sequence[Summary]:
         if not self.query_text:
@@ -149,7 +149,7 @@ class MainScreen(Screen[None]):
         return self._search
 
     @work(thread=True, exclusive=True, group="search-bodies")
-    def _search_bodies(self, query: str) -> None:
+    def _search_bodies(self, query: str, search: SearchIndex[Summary]) -> None:
         """Body matches for ``query``, read from the files in this thread after a pause in
         the typing; a newer query (or ESC) cancels it. At 100,000 tickets this reads every
         file (a second or two): the box's subtitle shows how far it is."""
@@ -157,9 +157,6 @@ class MainScreen(Screen[None]):
         time.sleep(BODY_SEARCH_PAUSE)
         if worker.is_cancelled:
             return
-        search = self._search
-        if search is None:
-            search = SearchIndex(self.all_tickets)
         skip = {t.id for t in search.search(query)}
         root = self.tf_app.store.root
         shown = 0.0
@@ -227,7 +224,7 @@ class MainScreen(Screen[None]):
             self._body_hits = ("", [])
             self._apply()
             if event.value.strip():
-                self._search_bodies(event.value)
+                self._search_bodies(event.value, self._searcher())
             else:
                 self.workers.cancel_group(self, "search-bodies")
                 self._search_status("")
@@ -408,7 +405,7 @@ class MainScreen(Screen[None]):
             self.notify("No changes")
         else:
             self.notify(f"Updated {updated.id}")
-            self.tf_app.refresh_tickets(keep=updated.id)
+            self.tf_app.request_scan(keep=updated.id)
 
     @work(thread=True, exclusive=False, group="mutations")
     def _mutate(self, verb: str, action: Callable[[], str]) -> None:
@@ -418,4 +415,4 @@ class MainScreen(Screen[None]):
             self.app.call_from_thread(self.tf_app.show_error, exc)
             return
         self.app.call_from_thread(self.notify, f"{verb.capitalize()} {ticket_id}")
-        self.app.call_from_thread(self.tf_app.refresh_tickets, ticket_id)
+        self.app.call_from_thread(lambda: self.tf_app.request_scan(keep=ticket_id))
