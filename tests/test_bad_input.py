@@ -9,6 +9,7 @@ reference parser itself overflows the C stack, which is why the index refuses th
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tracemalloc
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import Cli
 
 from ticketflow.errors import MalformedTicketError
 from ticketflow.index import Severity, TicketIndex
@@ -23,6 +25,7 @@ from ticketflow.model import Status
 from ticketflow.store import TicketFile, TicketStore
 
 OK = "ok"
+MISSING_ALL = ("invalid-priority", "missing-field")
 TODO = "tickets/todo"
 CANON = (
     '---\npriority: 2\ndescription: fine\ncreated_at: "2025-01-02T03:04:05+09:00"\n'
@@ -41,6 +44,8 @@ class Bad:
     line: int | None = None
     reference: bool = True
     """Whether ``TicketStore.read_file`` can be asked too (it cannot survive every file)."""
+    warnings: tuple[str, ...] = ()
+    """Warning codes a ticket that lists gets (fields missing or out of range)."""
 
     @property
     def ticket_id(self) -> str:
@@ -75,15 +80,31 @@ def bad_inputs(marker: Path) -> list[Bad]:
         Bad("only-opening-fence", b"---", "unclosed-frontmatter", 1),
         Bad("no-frontmatter", _b("# Just a title\n\nSome text\n"), "no-frontmatter", 1),
         Bad("empty-file", b"", "no-frontmatter", 1),
-        Bad("frontmatter-only", _b("---\npriority: 1\ndescription: header only\n---\n"), OK),
-        Bad("empty-frontmatter", _b("---\n---\n"), OK),
+        Bad(
+            "frontmatter-only",
+            _b("---\npriority: 1\ndescription: header only\n---\n"),
+            OK,
+            warnings=("missing-field",),
+        ),
+        Bad("empty-frontmatter", _b("---\n---\n"), OK, warnings=MISSING_ALL),
+        Bad(
+            "priority-below-one",
+            _b('---\npriority: -3\ncreated_at: "2025-01-02T03:04:05Z"\n---\n'),
+            OK,
+            warnings=("invalid-priority",),
+        ),
         Bad(
             "tab-indented-list",
             _b("---\npriority: 2\nrelated:\n\t- parent:x\n---\n"),
             "invalid-yaml",
             4,
         ),
-        Bad("tab-before-value", _b("---\npriority: 2\ndescription:\tafter a tab\n---\n"), OK),
+        Bad(
+            "tab-before-value",
+            _b("---\npriority: 2\ndescription:\tafter a tab\n---\n"),
+            OK,
+            warnings=("missing-field",),
+        ),
         Bad("crlf", CANON.replace("\n", "\r\n").encode(), OK),
         Bad("bom", b"\xef\xbb\xbf" + CANON.encode(), OK),
         Bad("bom-crlf", b"\xef\xbb\xbf" + CANON.replace("\n", "\r\n").encode(), OK),
@@ -102,7 +123,12 @@ def bad_inputs(marker: Path) -> list[Bad]:
         Bad("priority-float", _b("---\npriority: 1.5\n---\n"), "wrong-type", 2),
         Bad("priority-quoted", _b('---\npriority: "1"\n---\n'), "wrong-type", 2),
         Bad("priority-bool", _b("---\ndescription: x\npriority: true\n---\n"), "wrong-type", 3),
-        Bad("priority-beyond-int64", _b("---\npriority: 99999999999999999999\n---\n"), OK),
+        Bad(
+            "priority-beyond-int64",
+            _b("---\npriority: 99999999999999999999\n---\n"),
+            OK,
+            warnings=("missing-field",),
+        ),
         Bad(
             "priority-5000-digits", _b("---\npriority: " + "9" * 5000 + "\n---\n"), "wrong-type", 2
         ),
@@ -133,7 +159,7 @@ def bad_inputs(marker: Path) -> list[Bad]:
             4,
         ),
         Bad("nul-in-header", _b("---\ndescription: a\x00b\n---\n"), "invalid-yaml", None),
-        Bad("huge-int-extra", _b("---\nestimate: " + "9" * 5000 + "\n---\n"), "malformed", 2),
+        Bad("huge-int-extra", _b("---\nestimate: " + "9" * 5000 + "\n---\n"), "invalid-value", 2),
         Bad("binary-garbage", _binary(1, 4096), "not-utf8", 1),
         Bad("binary-nul-ascii", bytes(range(0, 128)) * 8, "no-frontmatter", 1),
         Bad("latin1-description", b"---\npriority: 2\ndescription: caf\xe9\n---\n", "not-utf8", 3),
@@ -194,13 +220,20 @@ def test_every_bad_file_is_reported_and_the_rest_still_lists(
     index = TicketIndex.open(TicketStore.open(repo))
     result = index.scan()
     by_path: dict[str, list[tuple[str, int | None]]] = {}
+    warned: dict[str, set[str]] = {}
     for problem in result.problems:
-        by_path.setdefault(problem.path, []).append((problem.code, problem.line))
+        if problem.severity is Severity.WARNING and problem.code != "large-file":
+            warned.setdefault(problem.path, set()).add(problem.code)
+        else:
+            by_path.setdefault(problem.path, []).append((problem.code, problem.line))
     wrong = []
     for case in cases:
-        found = by_path.get(f"{TODO}/{case.ticket_id}.md", [])
+        rel = f"{TODO}/{case.ticket_id}.md"
+        found = by_path.get(rel, [])
         if (found != []) if case.code == OK else ((case.code, case.line) not in found):
             wrong.append((case.name, found))
+        if warned.get(rel, set()) != set(case.warnings):
+            wrong.append((case.name, sorted(warned.get(rel, ()))))
     assert wrong == []
     assert not marker.exists(), "a YAML tag ran code"
     loaded = index.load()
@@ -299,3 +332,70 @@ def _age_files(repo: Path) -> None:
         if path.is_file() and not path.is_symlink():
             st = path.stat()
             os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 3_600_000_000_000))
+
+
+def test_a_header_without_fields_lists_with_the_go_tools_values(repo: Path, run: Cli) -> None:
+    # the Go tool reads ``---\n---\n`` as priority 0 (Go's zero value) and no creation time;
+    # we list the same values, not defaults of our own, and scan says what is missing
+    todo = repo / TODO
+    todo.mkdir(parents=True)
+    (todo / "250101-000000-empty.md").write_text("---\n---\n", encoding="utf-8")
+    (todo / "250101-000001-fine.md").write_text(CANON.replace("priority: 2", "priority: 1"))
+    listed = json.loads(run(repo, "list", "--format", "json").output)
+    assert [(t["id"], t["priority"], t["created_at"]) for t in listed["tickets"]] == [
+        ("250101-000000-empty", 0, None),
+        ("250101-000001-fine", 1, "2025-01-02T03:04:05+09:00"),
+    ]
+    shown = json.loads(run(repo, "show", "250101-000000", "--format", "json").output)
+    assert shown["ticket"]["priority"] == 0
+    scan = run(repo, "scan", "--format", "json")
+    assert scan.exit_code == 0  # warnings only
+    found = {(p["code"], p["severity"]) for p in json.loads(scan.output)["problems"]}
+    assert found == {("missing-field", "warning"), ("invalid-priority", "warning")}
+
+
+def test_an_oversized_header_says_it_is_too_large_not_unclosed(repo: Path) -> None:
+    todo = repo / TODO
+    todo.mkdir(parents=True)
+    long_header = "---\n" + "".join(f"k{i}: {'v' * 60}\n" for i in range(5000)) + "---\n\nb\n"
+    (todo / "250101-000000-long.md").write_text(long_header)
+    unclosed = "---\n" + "".join(f"k{i}: {'v' * 60}\n" for i in range(5000)) + "\nb\n"
+    (todo / "250101-000001-open.md").write_text(unclosed)
+    store = TicketStore.open(repo)
+    found = {
+        p.path.rsplit("/", 1)[-1]: (p.code, p.message)
+        for p in TicketIndex.open(store).scan().problems
+    }
+    code, message = found["250101-000000-long.md"]
+    assert code == "too-large"
+    assert "longer than 256 KiB" in message
+    assert found["250101-000001-open.md"][0] == "unclosed-frontmatter"
+    with pytest.raises(MalformedTicketError) as info:
+        store.get("250101-000000")
+    assert info.value.code == "too-large"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["new", "a" * 10_000 + "B"],
+        ["new", "x", "--priority", "9" * 5000],
+        ["show", "z" * 10_000],
+        ["list", "--priority", "1" * 5000],
+    ],
+)
+def test_errors_never_echo_unbounded_input(repo: Path, run: Cli, args: list[str]) -> None:
+    result = run(repo, *args)
+    assert result.exit_code != 0
+    assert len(result.output) < 600, result.output
+    assert "characters)" in result.output  # says how long the value was
+
+
+def test_a_wrong_type_quotes_only_the_start_of_the_value(repo: Path) -> None:
+    todo = repo / TODO
+    todo.mkdir(parents=True)
+    (todo / "250101-000000-x.md").write_text("---\ncreated_at: " + "y" * 10_000 + "\n---\n")
+    with pytest.raises(MalformedTicketError) as info:
+        TicketStore.open(repo).get("250101-000000")
+    assert info.value.code == "invalid-time"
+    assert len(info.value.message) < 200

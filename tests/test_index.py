@@ -31,7 +31,6 @@ from ticketflow.index import (
     Severity,
     TicketIndex,
     View,
-    classify,
 )
 from ticketflow.model import Ticket
 from ticketflow.store import TicketStore
@@ -610,7 +609,7 @@ def test_scan_json_and_text(repo: Path) -> None:
             "code": "unclosed-frontmatter",
             "severity": "error",
             "message": "the frontmatter opened on line 1 is never closed by a line '---'",
-            "hint": "fix the file by hand; the format is in docs/file-format.md",
+            "hint": "add a line '---' after the last frontmatter key",
         }
     ]
     text = result.to_text()
@@ -618,10 +617,58 @@ def test_scan_json_and_text(repo: Path) -> None:
     assert text.endswith("1 error, 0 warnings.\n")
 
 
-def test_problem_codes_are_stable() -> None:
-    assert classify("priority: expected an integer, got 'x'") == "wrong-type"
-    assert classify("created_at: '2025' has no UTC offset") == "invalid-time"
-    assert classify("something new") == "malformed"
+def test_problem_codes_come_from_where_the_error_is_raised() -> None:
+    # the code is data on the error, not looked up from its wording: the same code whatever
+    # the message says, and it reaches the JSON error object
+    cases = {
+        "---\npriority: x\n---\n": "wrong-type",
+        '---\ncreated_at: "2025"\n---\n': "invalid-time",
+        "---\npriority: 1\npriority: 2\n---\n": "duplicate-key",
+        "---\n? [a]\n: b\n---\n": "invalid-key",
+        "---\nx: !custom 1\n---\n": "unsupported-tag",
+        "---\nx: !!int abc\n---\n": "invalid-value",
+        "---\n- a\n---\n": "not-a-mapping",
+        "---\na: [b\n---\n": "invalid-yaml",
+        "no header\n": "no-frontmatter",
+        "---\npriority: 1\n": "unclosed-frontmatter",
+    }
+    for text, code in cases.items():
+        with pytest.raises(MalformedTicketError) as info:
+            parse_ticket(text, path="x.md", ticket_id=TID)
+        assert info.value.code == code, text
+        assert info.value.to_dict()["error"]["code"] == code  # type: ignore[index]
+
+
+@pytest.mark.parametrize("loader", ["C", "pure-Python"])
+def test_deep_nesting_gets_one_answer_whatever_libyaml_does(
+    loader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PyYAML 6.0.4's libyaml refuses deep flow input with its own error, raised while its
+    # scanner reads ahead; older ones do not; the pure-Python parser has no limit
+    import yaml
+
+    from ticketflow import fileformat
+
+    if loader == "pure-Python":
+        monkeypatch.setattr(fileformat, "_SafeLoader", yaml.SafeLoader)
+    bombs = {
+        "---\na: " + "[" * 50_000 + "]" * 50_000 + "\n---\n": 2,
+        "---\na:\n  " + "- " * 40_000 + "x\n---\n": 3,
+        "---\na: " + "{" * 5_000 + "\n---\n": 2,
+        # a syntax error first (line 3), the deep stretch after it: libyaml may stop on
+        # either; the depth is what is reported
+        "---\na: b\n- x\nc: " + "[" * 2_000 + "\n---\n": 4,
+    }
+    for text, line in bombs.items():
+        with pytest.raises(MalformedTicketError) as info:
+            parse_ticket(text, path="x.md", ticket_id=TID)
+        assert (info.value.code, info.value.line) == ("too-deep", line)
+        assert info.value.problem == "the frontmatter nests more than 200 levels deep"
+    # a real syntax error in a long header is still reported as what it is
+    broken = "---\n" + "".join(f"k{i}: v\n" for i in range(300)) + "x: [a\n---\n"
+    with pytest.raises(MalformedTicketError) as info:
+        parse_ticket(broken, path="x.md", ticket_id=TID)
+    assert info.value.code == "invalid-yaml"
 
 
 def test_scan_result_is_a_frozen_value(small: Path) -> None:

@@ -74,7 +74,9 @@ def check_edit(session: EditSession) -> str | None:
     try:
         text = edited.decode("utf-8")
     except UnicodeDecodeError:
-        raise MalformedTicketError(session.rel, None, "not valid UTF-8 text") from None
+        raise MalformedTicketError(
+            session.rel, None, "not valid UTF-8 text", code="not-utf8"
+        ) from None
     parse_ticket(text, path=session.rel, ticket_id=session.ticket_file.id)
     return text
 

@@ -11,6 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 MAX_SLUG_LENGTH = 100
+SHOWN_CHARS = 60
+"""How much of a value a user typed or a file holds an error message quotes."""
+
+
+def quoted(value: str, limit: int = SHOWN_CHARS) -> str:
+    """``repr(value)``, cut to about ``limit`` characters with the full length said, so an
+    error never echoes a 10,000-character slug or a 5,000-digit number back at the user."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
 class TicketflowError(Exception):
@@ -56,7 +66,7 @@ class InvalidSlugError(UsageError):
 
     def __init__(self, slug: str) -> None:
         super().__init__(
-            f"invalid slug {slug!r}: use lower-case letters, digits and hyphens only "
+            f"invalid slug {quoted(slug)}: use lower-case letters, digits and hyphens only "
             f"(at most {MAX_SLUG_LENGTH} characters)",
             hint="for example: ticketflow new fix-login-timeout",
         )
@@ -79,7 +89,7 @@ class NotFoundError(TicketflowError):
 
     def __init__(self, ticket_ref: str) -> None:
         super().__init__(
-            f"no ticket matches {ticket_ref!r}",
+            f"no ticket matches {quoted(ticket_ref)}",
             hint="run 'ticketflow list --status all' to see ticket ids",
         )
         self.ticket_ref = ticket_ref
@@ -96,7 +106,7 @@ class AmbiguousIdError(TicketflowError):
         more = len(candidates) - len(shown)
         listing = "\n  ".join(shown) + (f"\n  ... and {more} more" if more > 0 else "")
         super().__init__(
-            f"{ticket_ref!r} matches {len(candidates)} tickets:\n  {listing}",
+            f"{quoted(ticket_ref)} matches {len(candidates)} tickets:\n  {listing}",
             hint="give more characters of the id",
         )
         self.ticket_ref = ticket_ref
@@ -114,12 +124,26 @@ class NotARepoError(TicketflowError):
 
 
 class MalformedTicketError(TicketflowError):
-    """A ticket file that cannot be read: the path, the line and what is wrong."""
+    """A ticket file that cannot be read: the path, the line, what is wrong and its code.
+
+    ``code`` is the stable name of the problem (``invalid-yaml``, ``wrong-type``...; the
+    list is in docs/commands.md under ``scan``). It is given where the error is raised,
+    never worked out from the message afterwards: wording changes (ours, or a new PyYAML's)
+    must not change what a script sees.
+    """
 
     exit_code = 6
     kind = "malformed_ticket"
 
-    def __init__(self, path: str, line: int | None, problem: str, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        line: int | None,
+        problem: str,
+        hint: str | None = None,
+        *,
+        code: str = "malformed",
+    ) -> None:
         where = f"{path}:{line}" if line is not None else path
         super().__init__(
             f"{where}: {problem}",
@@ -128,9 +152,10 @@ class MalformedTicketError(TicketflowError):
         self.path = path
         self.line = line
         self.problem = problem
+        self.code = code
 
     def details(self) -> dict[str, object]:
-        return {"path": self.path, "line": self.line}
+        return {"path": self.path, "line": self.line, "code": self.code}
 
 
 class ConfigError(TicketflowError):

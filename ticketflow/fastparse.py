@@ -21,10 +21,12 @@ not an exception) on some 25,000 nested ``[`` or ``- `` in a file of a few tens 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from ticketflow.errors import MalformedTicketError
-from ticketflow.model import RawHeader, Ticket
+from ticketflow.model import MISSING_PRIORITY, RawHeader, Ticket
 
 FAST_HEADER_LIMIT = 16 * 1024
 """Headers longer than this go to the reference parser (they are never the Go layout)."""
@@ -96,7 +98,7 @@ def _priority(value: str) -> int | None:
     if known is not None:
         return known
     if value in _NULLS:
-        return 2
+        return MISSING_PRIORITY
     if _INT.fullmatch(value):
         return int(value)
     return None
@@ -264,7 +266,7 @@ def parse_fields(text: str) -> Fields | None:
         return None
     lines = frontmatter.split("\n")
     lines.pop()  # the frontmatter ends with "\n": the last piece is empty
-    priority = 2
+    priority = MISSING_PRIORITY
     description = ""
     times: dict[str, Time] = {}
     reason: str | None = None
@@ -344,8 +346,16 @@ _NESTING_HINT = "a ticket header is a flat list of keys; this looks like hostile
 def check_nesting(frontmatter: str, first_line: int, path: str) -> None:
     """Refuse a header nested deeper than ``MAX_NESTING`` before libyaml composes it.
 
-    Counting candidate openers is enough for every real header; only when there are many
-    does this walk libyaml's event stream, which (unlike its composer) does not recurse.
+    Counting candidate openers is enough for every real header. When there are many, the
+    C parser's event stream (which, unlike its composer, does not recurse) measures the
+    depth. Newer libyaml builds refuse deep input themselves, with their own limit and
+    message, and do so while their scanner reads ahead, before the event at which we would
+    count past our limit. So when the C parser fails, PyYAML's pure-Python parser (the same
+    algorithm, no limit) measures again: its events up to its first error, then, if it
+    failed, its scanner's tokens up to the scanner's first error (a deep stretch after a
+    parse error is what the C scanner may have stopped on). A file nested too deep gets the
+    same code, message and line whatever libyaml is installed; a file with a real syntax
+    error is left to the parser, which reports it.
     """
     openers = (
         frontmatter.count("[")
@@ -360,23 +370,57 @@ def check_nesting(frontmatter: str, first_line: int, path: str) -> None:
 
     from ticketflow.fileformat import _SafeLoader
 
+    events = ((yaml.CollectionStartEvent,), (yaml.CollectionEndEvent,))
+    if _within_limit(yaml.parse(frontmatter, Loader=_SafeLoader), events, first_line, path):
+        return
+    pure = yaml.SafeLoader
+    if _SafeLoader is not pure and _within_limit(
+        yaml.parse(frontmatter, Loader=pure), events, first_line, path
+    ):
+        return
+    tokens = (
+        (
+            yaml.FlowSequenceStartToken,
+            yaml.FlowMappingStartToken,
+            yaml.BlockSequenceStartToken,
+            yaml.BlockMappingStartToken,
+        ),
+        (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken),
+    )
+    _within_limit(yaml.scan(frontmatter, Loader=pure), tokens, first_line, path)
+
+
+def _within_limit(
+    items: Iterator[Any], kinds: tuple[tuple[type, ...], tuple[type, ...]], first: int, path: str
+) -> bool:
+    """Raise ``too-deep`` if ``items`` (events or tokens) nest past ``MAX_NESTING`` before
+    the stream ends or fails; True if it ended, False if it failed first."""
+    import yaml
+
+    opening, closing = kinds
     depth = 0
     try:
-        for event in yaml.parse(frontmatter, Loader=_SafeLoader):
-            if isinstance(event, yaml.CollectionStartEvent):
+        for item in items:
+            if isinstance(item, opening):
                 depth += 1
                 if depth > MAX_NESTING:
-                    mark = event.start_mark
-                    raise MalformedTicketError(
-                        path,
-                        first_line + mark.line if mark is not None else None,
-                        f"the frontmatter nests more than {MAX_NESTING} levels deep",
-                        hint=_NESTING_HINT,
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
+                    raise _too_deep(path, first, getattr(item, "start_mark", None))
+            elif isinstance(item, closing):
                 depth -= 1
     except yaml.YAMLError:
-        return  # not too deep before the syntax error: parse_ticket reports the error
+        return False
+    return True
+
+
+def _too_deep(path: str, first_line: int, mark: object) -> MalformedTicketError:
+    line = getattr(mark, "line", None)
+    return MalformedTicketError(
+        path,
+        first_line + line if isinstance(line, int) else None,
+        f"the frontmatter nests more than {MAX_NESTING} levels deep",
+        hint=_NESTING_HINT,
+        code="too-deep",
+    )
 
 
 def parse_ticket_fast(text: str, *, path: str, ticket_id: str) -> Ticket:
@@ -388,8 +432,6 @@ def parse_ticket_fast(text: str, *, path: str, ticket_id: str) -> Ticket:
     ticket = parse_fast(text, path=path, ticket_id=ticket_id)
     if ticket is not None:
         return ticket
-    from ticketflow.fileformat import parse_ticket, split_file
+    from ticketflow.fileformat import parse_ticket
 
-    _header, frontmatter, _body, first_line = split_file(text, path)
-    check_nesting(frontmatter, first_line, path)
-    return parse_ticket(text, path=path, ticket_id=ticket_id)
+    return parse_ticket(text, path=path, ticket_id=ticket_id)  # it checks the nesting first

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from ticketflow.errors import MalformedTicketError
-from ticketflow.model import RawHeader, Ticket, format_time
+from ticketflow.errors import MalformedTicketError, quoted
+from ticketflow.model import MISSING_PRIORITY, RawHeader, Ticket, format_time
 
 _SafeLoader: Any
 _SafeDumper: Any
@@ -39,7 +39,6 @@ KNOWN_KEYS = (
     "related",
 )
 TIME_KEYS = ("created_at", "started_at", "closed_at")
-DEFAULT_PRIORITY = 2
 FENCE = "---"
 MAX_FRONTMATTER_CHARS = 256 * 1024
 """A header larger than this is refused before YAML sees it (bounds memory on hostile input)."""
@@ -65,7 +64,10 @@ def split_file(text: str, path: str) -> tuple[str, str, str, int]:
     first_line = text[start:] if first_nl < 0 else text[start : first_nl + 1]
     if not _is_fence(first_line):
         raise MalformedTicketError(
-            path, 1, "no frontmatter: a ticket file starts with a line '---'"
+            path,
+            1,
+            "no frontmatter: a ticket file starts with a line '---'",
+            code="no-frontmatter",
         )
     pos = start + len(first_line)
     line_no = 2
@@ -84,10 +86,35 @@ def split_file(text: str, path: str) -> tuple[str, str, str, int]:
         pos += len(line)
         line_no += 1
         if pos - start > MAX_FRONTMATTER_CHARS:
+            if _has_fence(text, pos):
+                raise MalformedTicketError(
+                    path,
+                    1,
+                    f"the frontmatter is longer than {MAX_FRONTMATTER_CHARS >> 10} KiB, the "
+                    "most ticketflow reads",
+                    hint="a ticket header is a few short lines: move long text into the body",
+                    code="too-large",
+                )
             break
     raise MalformedTicketError(
-        path, 1, "the frontmatter opened on line 1 is never closed by a line '---'"
+        path,
+        1,
+        "the frontmatter opened on line 1 is never closed by a line '---'",
+        hint="add a line '---' after the last frontmatter key",
+        code="unclosed-frontmatter",
     )
+
+
+def _has_fence(text: str, pos: int) -> bool:
+    """Whether a line '---' follows ``pos`` (the frontmatter is too long, not unclosed)."""
+    while True:
+        found = text.find("\n---", pos - 1)
+        if found < 0:
+            return False
+        end = text.find("\n", found + 1)
+        if _is_fence(text[found + 1 :] if end < 0 else text[found + 1 : end + 1]):
+            return True
+        pos = found + 2
 
 
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -106,21 +133,28 @@ class _Fields:
         for key_node, value_node in root.value:
             line = first_line + key_node.start_mark.line
             if not isinstance(key_node, yaml.ScalarNode):
-                raise MalformedTicketError(path, line, "a frontmatter key must be plain text")
+                raise MalformedTicketError(
+                    path, line, "a frontmatter key must be plain text", code="invalid-key"
+                )
             if key_node.value in self.nodes:
                 raise MalformedTicketError(
                     path,
                     line,
-                    f"key {key_node.value!r} is defined twice",
+                    f"key {quoted(key_node.value)} is defined twice",
                     hint="keep one of the two lines (the Go tool refuses such a file too)",
+                    code="duplicate-key",
                 )
             self.nodes[key_node.value] = (value_node, line)
 
     def line(self, key: str) -> int | None:
         return self.nodes[key][1] if key in self.nodes else None
 
-    def error(self, key: str, problem: str, hint: str | None = None) -> MalformedTicketError:
-        return MalformedTicketError(self.path, self.line(key), f"{key}: {problem}", hint=hint)
+    def error(
+        self, key: str, problem: str, code: str, hint: str | None = None
+    ) -> MalformedTicketError:
+        return MalformedTicketError(
+            self.path, self.line(key), f"{key}: {problem}", hint=hint, code=code
+        )
 
     def scalar(self, key: str) -> yaml.ScalarNode | None:
         """The key's scalar node; None when absent or null."""
@@ -130,7 +164,7 @@ class _Fields:
         if isinstance(node, yaml.ScalarNode):
             return None if node.tag == _NULL_TAG else node
         kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
-        raise self.error(key, f"expected a single value, got a {kind}")
+        raise self.error(key, f"expected a single value, got a {kind}", "wrong-type")
 
     def text(self, key: str) -> str | None:
         """A string field as written, whatever type YAML 1.1 would guess (``1:30``, ``yes``)."""
@@ -147,7 +181,7 @@ class _Fields:
                 return int(text, 0) if text[:2].lower() in ("0x", "0o", "0b") else int(text)
             except ValueError:
                 pass
-        raise self.error(key, f"expected an integer, got {node.value!r}")
+        raise self.error(key, f"expected an integer, got {quoted(node.value)}", "wrong-type")
 
     def time(self, key: str) -> datetime | None:
         text = self.text(key)
@@ -158,12 +192,16 @@ class _Fields:
         except ValueError:
             raise self.error(
                 key,
-                f"{text!r} is not an RFC3339 time",
+                f"{quoted(text)} is not an RFC3339 time",
+                "invalid-time",
                 hint='write it like "2025-09-24T14:35:04+09:00", or null',
             ) from None
         if parsed.tzinfo is None:
             raise self.error(
-                key, f"{text!r} has no UTC offset", hint='write it like "2025-09-24T14:35:04+09:00"'
+                key,
+                f"{quoted(text)} has no UTC offset",
+                "invalid-time",
+                hint='write it like "2025-09-24T14:35:04+09:00"',
             )
         return parsed
 
@@ -176,7 +214,7 @@ class _Fields:
         if not isinstance(node, yaml.SequenceNode) or not all(
             isinstance(item, yaml.ScalarNode) for item in node.value
         ):
-            raise self.error(key, "expected a list of strings such as 'parent:<ID>'")
+            raise self.error(key, "expected a list of strings such as 'parent:<ID>'", "wrong-type")
         return tuple(item.value for item in node.value)
 
     def extra(self) -> tuple[tuple[str, Any], ...]:
@@ -185,20 +223,34 @@ class _Fields:
         for key, (node, line) in self.nodes.items():
             if key in KNOWN_KEYS:
                 continue
-            if _count_nodes(node, MAX_EXTRA_NODES) > MAX_EXTRA_NODES:
+            nodes, unknown_tag = _walk_nodes(node, MAX_EXTRA_NODES)
+            if nodes > MAX_EXTRA_NODES:
                 raise MalformedTicketError(
                     self.path,
                     line,
                     f"{key}: value too large (over {MAX_EXTRA_NODES} nodes)",
                     hint="YAML aliases that expand without bound are refused",
+                    code="too-large",
+                )
+            if unknown_tag is not None:
+                raise MalformedTicketError(
+                    self.path,
+                    line,
+                    f"{key}: the tag {quoted(unknown_tag)} is not supported",
+                    hint="only plain YAML values are read: remove the '!!' tag",
+                    code="unsupported-tag",
                 )
             try:
                 value = _Constructor().construct_document(node)
             except yaml.YAMLError as exc:
                 problem = getattr(exc, "problem", None) or str(exc)
-                raise MalformedTicketError(self.path, line, f"{key}: {problem}") from None
+                raise MalformedTicketError(
+                    self.path, line, f"{key}: {problem}", code="invalid-value"
+                ) from None
             except (ValueError, TypeError) as exc:
-                raise MalformedTicketError(self.path, line, f"{key}: {exc}") from None
+                raise MalformedTicketError(
+                    self.path, line, f"{key}: {exc}", code="invalid-value"
+                ) from None
             out.append((key, value))
         return tuple(out)
 
@@ -207,19 +259,26 @@ class _Constructor(yaml.constructor.SafeConstructor):
     """A bare safe constructor to build unknown keys' values from composed nodes."""
 
 
-def _count_nodes(node: yaml.Node, budget: int) -> int:
-    """Nodes reachable from ``node``, aliases counted each time (stops past ``budget``)."""
+_CONSTRUCTORS = _Constructor.yaml_constructors
+
+
+def _walk_nodes(node: yaml.Node, budget: int) -> tuple[int, str | None]:
+    """Nodes reachable from ``node``, aliases counted each time (stops past ``budget``),
+    and the first tag the safe constructor has no constructor for (None: every tag is)."""
     count = 0
+    unknown: str | None = None
     stack = [node]
     while stack and count <= budget:
         current = stack.pop()
         count += 1
+        if unknown is None and current.tag not in _CONSTRUCTORS:
+            unknown = current.tag
         if isinstance(current, yaml.SequenceNode):
             stack.extend(current.value)
         elif isinstance(current, yaml.MappingNode):
             for k, v in current.value:
                 stack.extend((k, v))
-    return count
+    return count, unknown
 
 
 def parse_ticket(text: str, *, path: str, ticket_id: str) -> Ticket:
@@ -241,7 +300,9 @@ def parse_ticket(text: str, *, path: str, ticket_id: str) -> Ticket:
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
         what = f"{context}: {problem}" if context else str(problem)
-        raise MalformedTicketError(path, line, f"invalid YAML frontmatter: {what}") from None
+        raise MalformedTicketError(
+            path, line, f"invalid YAML frontmatter: {what}", code="invalid-yaml"
+        ) from None
     if root is None:
         fields = _Fields(path, yaml.MappingNode("tag:yaml.org,2002:map", []), first_line)
     elif isinstance(root, yaml.MappingNode):
@@ -249,11 +310,14 @@ def parse_ticket(text: str, *, path: str, ticket_id: str) -> Ticket:
     else:
         kind = "list" if isinstance(root, yaml.SequenceNode) else "single value"
         raise MalformedTicketError(
-            path, first_line, f"the frontmatter is a {kind}, not a mapping of keys"
+            path,
+            first_line,
+            f"the frontmatter is a {kind}, not a mapping of keys",
+            code="not-a-mapping",
         )
     ticket = Ticket(
         id=ticket_id,
-        priority=fields.integer("priority", DEFAULT_PRIORITY),
+        priority=fields.integer("priority", MISSING_PRIORITY),
         description=fields.text("description") or "",
         created_at=fields.time("created_at"),
         started_at=fields.time("started_at"),

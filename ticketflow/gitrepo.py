@@ -557,7 +557,9 @@ def _read_ticket(repo: pygit2.Repository, entry: _TicketEntry, tid: str) -> Tick
     try:
         return parse_ticket(blob.data.decode("utf-8"), path=entry[0], ticket_id=tid)
     except UnicodeDecodeError:
-        raise MalformedTicketError(entry[0], None, "not valid UTF-8 text") from None
+        raise MalformedTicketError(
+            entry[0], None, "not valid UTF-8 text", code="not-utf8"
+        ) from None
 
 
 def _dirty(repo: pygit2.Repository, paths: _TicketPaths) -> tuple[dict[str, bool], set[str]]:

@@ -128,7 +128,7 @@ COLUMNS = (
 _PATH, _STAMP, _SIZE, _FOLDER, _ID, _STATUS, _RELATED, _ERROR = range(8)
 _PRIORITY, _DESCRIPTION, _NEG_CREATED, _EXTRA_REPARSE, _VIEW_KEY, _VIEW_TEXT = range(8, 14)
 _CREATED, _STARTED, _CLOSED, _REASON, _EXTRA, _HEADER_CHARS = range(14, 20)
-LINT_COLUMNS = _ERROR + 1
+LINT_COLUMNS = _NEG_CREATED + 1
 ENTRY_COLUMNS = _VIEW_TEXT + 1
 """Each query reads a prefix of the columns (the stamps; what the lint needs; what ``entries``
 needs; everything), so rows from SQLite and rows just parsed share one layout. ``status`` is
@@ -201,34 +201,6 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{where}: {self.severity.value}: {self.message} [{self.code}]"
-
-
-_CODES = (
-    ("no frontmatter", "no-frontmatter"),
-    ("never closed", "unclosed-frontmatter"),
-    ("nests more than", "too-deep"),
-    ("not a mapping", "not-a-mapping"),
-    ("invalid YAML", "invalid-yaml"),
-    ("defined twice", "duplicate-key"),
-    ("expected an integer", "wrong-type"),
-    ("expected a single value", "wrong-type"),
-    ("expected a list", "wrong-type"),
-    ("not an RFC3339 time", "invalid-time"),
-    ("has no UTC offset", "invalid-time"),
-    ("value too large", "too-large"),
-    ("could not determine a constructor", "unsupported-tag"),
-    ("not valid UTF-8", "not-utf8"),
-    ("cannot read", "unreadable"),
-    ("too large to read", "too-large"),
-)
-
-
-def classify(problem: str) -> str:
-    """A stable code for a parse error, for scripts (the message wording may change)."""
-    for fragment, code in _CODES:
-        if fragment in problem:
-            return code
-    return "malformed"
 
 
 @dataclass(frozen=True)
@@ -495,7 +467,7 @@ ALL_STATUSES = ("todo", "doing", "done")
 
 def _decode_error(data: bytes, exc: UnicodeDecodeError, before: int, rel: str) -> Exception:
     line = before + data[: exc.start].count(b"\n") + 1
-    return MalformedTicketError(rel, line, "not valid UTF-8 text")
+    return MalformedTicketError(rel, line, "not valid UTF-8 text", code="not-utf8")
 
 
 def _read_large(fh: Any, first: bytes, rel: str) -> tuple[str, int]:
@@ -524,7 +496,10 @@ def _read_large(fh: Any, first: bytes, rel: str) -> tuple[str, int]:
         rest = fh.read(MAX_UNCERTAIN_BYTES)
         if fh.read(1):
             raise MalformedTicketError(
-                rel, None, f"too large to read (over {MAX_UNCERTAIN_BYTES >> 20} MiB)"
+                rel,
+                None,
+                f"too large to read (over {MAX_UNCERTAIN_BYTES >> 20} MiB)",
+                code="too-large",
             )
         try:
             text += decoder.decode(rest, final=True)
@@ -562,7 +537,9 @@ def read_text(abs_path: str, rel: str) -> tuple[str, int]:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise MalformedTicketError(rel, None, f"cannot read: {exc.strerror or exc}") from None
+        raise MalformedTicketError(
+            rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable"
+        ) from None
     try:
         return data.decode("utf-8"), len(data)
     except UnicodeDecodeError as exc:
@@ -599,8 +576,14 @@ _NO_FIELDS = (0, None, NO_DATE, 0, None, None, None, None, None, None, None, 0)
 
 
 def _error_row(head: tuple[str, int, int, str, str], exc: MalformedTicketError) -> Row:
-    error = _dumps([exc.line, exc.problem, exc.hint, classify(exc.problem)])
+    error = _dumps([exc.line, exc.problem, exc.hint, exc.code])
     return (*head, None, None, error, *_NO_FIELDS)
+
+
+def _row_error(path: str, error: str) -> MalformedTicketError:
+    """The error a row's ``error`` column holds (what ``_error_row`` stored)."""
+    line, problem, hint, code = json.loads(error)
+    return MalformedTicketError(path, line, problem, hint, code=code)
 
 
 def _parse_job(job: Job) -> Row:
@@ -624,7 +607,9 @@ def _parse_job(job: Job) -> Row:
     except MalformedTicketError as exc:
         return _error_row((rel, stamp, size, folder, tid), exc)
     except RecursionError:
-        problem = MalformedTicketError(rel, None, "the frontmatter nests too deeply to read")
+        problem = MalformedTicketError(
+            rel, None, "the frontmatter nests too deeply to read", code="too-deep"
+        )
         return _error_row((rel, stamp, size, folder, tid), problem)
     extra: str | None = None
     reparse = 0
@@ -700,8 +685,7 @@ def _summaries(
     make = Summary
     for tid, status, priority, description, created, related, path, folder, error in rows:
         if status is None:
-            line, problem, hint, _code = json.loads(error)
-            failed.append((order[folder], path, MalformedTicketError(path, line, problem, hint)))
+            failed.append((order[folder], path, _row_error(path, error)))
             continue
         if type(priority) is not int or type(tid) is not str:
             raise TypeError("a row with the wrong types")
@@ -713,11 +697,6 @@ def _summaries(
     counts["total"] = len(items)
     failed.sort(key=lambda item: item[:2])
     return items, counts, [problem for _order, _path, problem in failed]
-
-
-def _row_error(row: Row) -> MalformedTicketError:
-    line, problem, hint, _code = json.loads(row[_ERROR])
-    return MalformedTicketError(row[_PATH], line, problem, hint)
 
 
 # --- the SQLite cache -----------------------------------------------------------------------
@@ -1364,10 +1343,7 @@ class TicketIndex:
         order = {s.value: i for i, s in enumerate(Status)}
         for status, level, fresh, text, path, folder, error in rows:
             if status is None:
-                line, problem, hint, _code = json.loads(error)
-                failed.append(
-                    (order[folder], path, MalformedTicketError(path, line, problem, hint))
-                )
+                failed.append((order[folder], path, _row_error(path, error)))
             elif not fresh or text is None:
                 return None  # a rendering is missing or for another view
             else:
@@ -1407,7 +1383,7 @@ class TicketIndex:
             status = row[_STATUS]
             path = row[_PATH]
             if status is None:
-                failed.append((order[row[_FOLDER]], path, _row_error(row)))
+                failed.append((order[row[_FOLDER]], path, _row_error(row[_PATH], row[_ERROR])))
                 continue
             if path in lost:
                 continue
@@ -1474,7 +1450,9 @@ class TicketIndex:
         order = {s.value: i for i, s in enumerate(Status)}
         for row in refresh.rows:
             if row[_STATUS] is None:
-                failed.append((order[row[_FOLDER]], row[_PATH], _row_error(row)))
+                failed.append(
+                    (order[row[_FOLDER]], row[_PATH], _row_error(row[_PATH], row[_ERROR]))
+                )
                 continue
             if bodies or row[_EXTRA_REPARSE]:
                 try:
@@ -1497,7 +1475,9 @@ class TicketIndex:
                 st = os.fstat(fh.fileno())
                 data = fh.read()
         except OSError as exc:
-            raise MalformedTicketError(rel, None, f"cannot read: {exc.strerror or exc}") from None
+            raise MalformedTicketError(
+                rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable"
+            ) from None
         stamp = hash((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
         if stamp == row[_STAMP] and not row[_EXTRA_REPARSE] and not force:
             text = data.decode("utf-8")  # unchanged since it was parsed: valid
@@ -1841,6 +1821,35 @@ def _line_of(path: Path, needle: str) -> int | None:
     return None
 
 
+def _field_warnings(row: Row, root: Path) -> Iterator[Problem]:
+    """Fields a person left out or wrote by hand outside their range. Both tools still
+    read the ticket, with Go's zero values (priority 0, created 0001-01-01 in the Go tool,
+    no date here), so it lists at the top, or last, for no reason anyone chose."""
+    path = row[_PATH]
+    if row[_NEG_CREATED] == NO_DATE:
+        yield Problem(
+            path,
+            None,
+            "missing-field",
+            "created_at is missing: the ticket has no creation time (the Go tool shows "
+            "0001-01-01), so it lists after every dated ticket of its priority",
+            Severity.WARNING,
+            'add a line like created_at: "2025-09-24T14:35:04+09:00" (ticketflow new '
+            "writes it for you)",
+        )
+    priority = row[_PRIORITY]
+    if type(priority) is int and priority < 1:
+        yield Problem(
+            path,
+            _line_of(root / path, "priority:"),
+            "invalid-priority",
+            f"priority is {priority}: priorities are 1 (the most urgent) or more"
+            + ("; a missing priority reads as 0 in both tools" if priority == 0 else ""),
+            Severity.WARNING,
+            "write priority: 2 (the default), or 1 for the most urgent",
+        )
+
+
 def _lint(rows: list[Row], root: Path) -> tuple[list[Problem], dict[str, int]]:
     """Every per-file and cross-ticket problem, and counts by status."""
     problems: list[Problem] = []
@@ -1872,6 +1881,7 @@ def _lint(rows: list[Row], root: Path) -> tuple[list[Problem], dict[str, int]]:
         status, folder = row[_STATUS], row[_FOLDER]
         counts[status] += 1
         path_of.setdefault(tid, path)
+        problems.extend(_field_warnings(row, root))
         if status != folder:
             problems.append(
                 Problem(

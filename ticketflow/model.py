@@ -39,6 +39,11 @@ class Status(enum.Enum):
         return self.value
 
 
+MISSING_PRIORITY = 0
+"""The priority of a header without one (or ``priority: null``): Go's zero value, which is
+what the Go tool reads and shows, so both tools list the file alike. ``scan`` warns about
+it; a new ticket gets 2."""
+
 OPEN_STATUSES = frozenset({Status.TODO, Status.DOING})
 """Statuses of tickets that still need work."""
 
@@ -64,11 +69,17 @@ def is_ticket_id(text: str) -> bool:
     return ID_RE.match(text) is not None
 
 
+MAX_PRIORITY = 2**63 - 1
+"""The Go tool reads a priority into a 64-bit integer: a larger one breaks the file for it."""
+
+
 def validate_priority(priority: int) -> int:
     """Priorities are small positive integers (1 is most urgent); 0 or less is a typo."""
-    if priority < 1:
+    if not 1 <= priority <= MAX_PRIORITY:
+        shown = str(priority) if len(str(priority)) <= 20 else f"of {len(str(priority))} digits"
         raise UsageError(
-            f"invalid priority {priority}: priorities are 1 or more (1 is the most urgent)",
+            f"invalid priority {shown}: priorities are 1 (the most urgent) or more, up to "
+            f"{MAX_PRIORITY}",
             hint="the default priority is 2",
         )
     return priority

@@ -127,12 +127,14 @@ class TicketStore:
         try:
             data = tf.path.read_bytes()
         except OSError as exc:
-            raise MalformedTicketError(rel, None, f"cannot read: {exc.strerror or exc}") from None
+            raise MalformedTicketError(
+                rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable"
+            ) from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            raise MalformedTicketError(rel, line, "not valid UTF-8 text") from None
+            raise MalformedTicketError(rel, line, "not valid UTF-8 text", code="not-utf8") from None
         return parse_ticket(text, path=rel, ticket_id=tf.id)
 
     def load_all(self) -> LoadResult:
