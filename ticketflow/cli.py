@@ -193,24 +193,17 @@ def command(needs_store: bool = True) -> Callable[[F], F]:
     return decorate
 
 
-class _Integer(click.ParamType):
+def _integer(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     """click's integer, but an error quotes at most a few dozen characters of what was
     typed (``--priority`` followed by 5,000 digits must not fill the screen)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) <= 19 and text.lstrip("+-").isdigit():
+        return int(text)
+    from ticketflow.errors import quoted
 
-    name = "integer"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, int):
-            return value
-        text = str(value).strip()
-        if len(text) <= 19 and text.lstrip("+-").isdigit():
-            return int(text)
-        from ticketflow.errors import quoted
-
-        self.fail(f"{quoted(str(value))} is not a whole number that fits in 64 bits", param, ctx)
-
-
-INTEGER = _Integer()
+    raise click.BadParameter(f"{quoted(value)} is not a whole number that fits in 64 bits")
 
 
 def no_commit_option(func: F) -> F:
@@ -373,7 +366,12 @@ def init_cmd(out: Output, no_commit: bool) -> None:
 @click.argument("slug")
 @click.option("--parent", "-p", metavar="ID", help="Parent ticket (any unambiguous id prefix).")
 @click.option(
-    "--priority", type=INTEGER, default=2, show_default=True, help="1 is the most urgent."
+    "--priority",
+    default="2",
+    show_default=True,
+    callback=_integer,
+    metavar="INTEGER",
+    help="1 is the most urgent.",
 )
 @click.option("--description", "-d", default="", help="One-line summary shown in lists.")
 @no_commit_option
@@ -471,7 +469,13 @@ def filter_tickets(
     show_default=True,
     help="Show at most this many; 0 shows all.",
 )
-@click.option("--priority", type=INTEGER, default=None, help="Only tickets of this priority.")
+@click.option(
+    "--priority",
+    default=None,
+    callback=_integer,
+    metavar="INTEGER",
+    help="Only tickets of this priority.",
+)
 @click.option(
     "--search", "-q", default=None, help="Only tickets whose id, description or body contain TEXT."
 )
