@@ -470,7 +470,7 @@ def test_edit_without_changes_and_failing_editor(
     assert r.exit_code == 10 and "cannot run the editor" in r.stderr and "EDITOR" in r.stderr
 
 
-def test_edit_refuses_when_file_changed_meanwhile(
+def test_edit_refuses_when_the_same_lines_changed_meanwhile(
     repo: Path, run: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tid = js(run(repo, "new", "e", "-o", "json").stdout)["ticket"]["id"]
@@ -484,7 +484,11 @@ def test_edit_refuses_when_file_changed_meanwhile(
         ),
     )
     r = run(repo, "edit", "e")
-    assert r.exit_code == 10 and "changed on disk while you were editing" in r.stderr
+    # both appended to the body: the same place, so the edit is refused (exit 3), kept
+    assert r.exit_code == 3 and "changed while you were editing it" in r.stderr
+    assert "(body)" in r.stderr
+    kept = re.search(r"your edit is kept in (\S+);", r.stderr)
+    assert kept is not None and Path(kept.group(1)).read_text().endswith("my change\n")
     assert target.read_text().endswith("other change\n")
 
 

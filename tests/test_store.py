@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import Clock, git
+from conftest import Clock, git, run_process
 
 from ticketflow.errors import (
     AmbiguousIdError,
@@ -320,6 +320,21 @@ def test_crash_mid_write_leaves_old_ticket_intact(store: TicketStore, repo: Path
     assert len(leftovers) == 1 and leftovers[0].startswith(".tf-tmp-")
     # the leftover temp file is not mistaken for a ticket
     assert [x.id for x in store.load_all().tickets] == [t.id]
+    # a scan removes it once it is over a minute old (a write in progress is younger)
+    from ticketflow.index import TicketIndex
+
+    leftover = path.parent / leftovers[0]
+    TicketIndex.open(store).scan()
+    assert leftover.exists()  # just written: could belong to a write still running
+    old = leftover.stat().st_mtime - 120
+    os.utime(leftover, (old, old))
+    fresh = path.parent / ".tf-tmp-other.md.abcd"
+    fresh.write_bytes(b"a write in progress")
+    result = run_process(repo, "scan")
+    assert result.returncode == 0, result.stderr
+    assert not leftover.exists()
+    assert fresh.exists()
+    assert path.read_bytes() == original
 
 
 def test_concurrent_processes_do_not_corrupt_anything(store: TicketStore, repo: Path) -> None:

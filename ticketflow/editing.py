@@ -1,9 +1,9 @@
 """Editing a ticket in $EDITOR, shared by the CLI and the TUI.
 
 The editor works on a copy under ``<git dir>/ticketflow/edit/`` (a new one per session, so a
-rejected edit is never overwritten). The ticket is replaced only by a copy that parses, and
-only if the ticket did not change on disk meanwhile; otherwise the copy stays where the error
-says, and nothing is lost.
+rejected edit is never overwritten). The ticket is replaced only by a copy that parses; if the
+ticket changed or moved on disk meanwhile, the edit is merged into it field by field, or, when
+both changed the same field, refused with the copy kept where the error says: nothing is lost.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ class EditSession:
 
 
 def begin_edit(store: TicketStore, ref: str) -> EditSession:
-    tf = store.resolve(ref)
-    original = tf.path.read_bytes()
+    tf, original = store.get_bytes(ref)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     work = git_dir(store.root) / "ticketflow" / "edit" / f"{tf.id}.{stamp}-{os.getpid()}.md"
     ensure_dir(work.parent)
@@ -84,16 +83,22 @@ def check_edit(session: EditSession) -> str | None:
 def finish_edit(
     store: TicketStore, session: EditSession, text: str | None, *, commit: bool | None = None
 ) -> Ticket | None:
-    """Store a checked edit (None: nothing changed) and remove the copy."""
+    """Store a checked edit (None: nothing changed) and remove the copy.
+
+    The store compares the ticket with what the editor started from under the repository
+    lock, so a command that changed or moved it meanwhile is never overwritten: the two
+    changes are merged field by field, or the edit is refused (``EditConflictError``) and
+    its copy kept."""
     if text is None:
         session.work.unlink(missing_ok=True)
         return None
-    if session.ticket_file.path.read_bytes() != session.original:
-        raise EditorError(
-            f"{session.rel} changed on disk while you were editing; your edit was not applied",
-            hint=f"your edit is kept in {session.work}; merge it by hand",
-        )
-    ticket = store.replace_text(session.ticket_file, text, commit=commit)
+    ticket = store.apply_edit(
+        session.ticket_file.id,
+        session.original,
+        text,
+        commit=commit,
+        kept=str(session.work),
+    )
     session.work.unlink(missing_ok=True)
     return ticket
 

@@ -116,6 +116,39 @@ class AmbiguousIdError(TicketflowError):
         return {"candidates": list(self.candidates)}
 
 
+class TicketVanishedError(NotFoundError):
+    """A ticket file was listed, then gone when it was read: another command moved or
+    removed it at that moment. Readers look again once that command is done."""
+
+    def __init__(self, path: str) -> None:
+        TicketflowError.__init__(
+            self,
+            f"{path} was moved or removed while it was being read",
+            hint="another ticketflow command changed it; run yours again",
+        )
+        self.ticket_ref = path
+        self.path = path
+
+
+class DuplicateTicketError(TicketflowError):
+    """One ticket id has a file in more than one status folder (a hand-made copy, or a
+    crash between writing the new file and removing the old one)."""
+
+    exit_code = 6
+    kind = "duplicate_ticket"
+
+    def __init__(self, ticket_id: str, paths: Sequence[str]) -> None:
+        super().__init__(
+            f"ticket {ticket_id} exists in more than one folder: {', '.join(paths)}",
+            hint="keep the copy in the folder that matches its timestamps and delete the other",
+        )
+        self.ticket_id = ticket_id
+        self.paths = tuple(paths)
+
+    def details(self) -> dict[str, object]:
+        return {"ticket_id": self.ticket_id, "paths": list(self.paths), "code": "duplicate-id"}
+
+
 class NotARepoError(TicketflowError):
     """The current directory is not inside an initialised ticketflow repository."""
 
@@ -208,6 +241,28 @@ class CancelledError(TicketflowError):
 
     def details(self) -> dict[str, object]:
         return {"partial": self.partial} if self.partial else {}
+
+
+class EditConflictError(ConflictError):
+    """An edit made in the editor and a change another command made to the same ticket
+    meanwhile touch the same field: the edit is not applied, its copy is kept."""
+
+    kind = "edit_conflict"
+
+    def __init__(self, ticket_id: str, fields: Sequence[str], kept: str | None) -> None:
+        what = ", ".join(fields)
+        super().__init__(
+            f"ticket {ticket_id} changed while you were editing it, in the same fields as "
+            f"your edit ({what}); your edit was not applied",
+            hint=(f"your edit is kept in {kept}; " if kept else "")
+            + f"look at the ticket now (ticketflow show {ticket_id}) and edit it again",
+        )
+        self.ticket_id = ticket_id
+        self.fields = tuple(fields)
+        self.kept = kept
+
+    def details(self) -> dict[str, object]:
+        return {"ticket_id": self.ticket_id, "fields": list(self.fields), "kept": self.kept}
 
 
 class EditorError(TicketflowError):

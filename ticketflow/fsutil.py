@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -86,6 +87,30 @@ def _mkstemp(folder: Path, name: str) -> tuple[int, str]:
 def is_temp_file(name: str) -> bool:
     """Leftovers of a crash mid-write; readers skip them."""
     return name.startswith(_TMP_PREFIX)
+
+
+STALE_TEMP_SECONDS = 60.0
+"""A temporary file older than this belongs to no write still running: a write lasts
+milliseconds, so its process was killed between creating the file and renaming it."""
+
+
+def remove_stale_temp_files(paths: Iterable[str], now: float | None = None) -> int:
+    """Remove the temporary files among ``paths`` last modified over a minute ago (what
+    ``ticketflow scan`` does with those it finds); returns how many went. A younger one may
+    be a write in progress and is left alone; so is anything that is not a file or link."""
+    limit = (time.time() if now is None else now) - STALE_TEMP_SECONDS
+    removed = 0
+    for path in paths:
+        if not is_temp_file(os.path.basename(path)):
+            continue
+        try:
+            st = os.lstat(path)
+            if st.st_mtime < limit and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                os.unlink(path)
+                removed += 1
+        except OSError:
+            continue  # gone already, or not ours to remove: never fail a scan for it
+    return removed
 
 
 def ensure_dir(folder: Path) -> None:

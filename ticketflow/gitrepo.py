@@ -538,6 +538,11 @@ class _TicketPaths:
         return out
 
 
+def text_merge_for(root: Path) -> TextMerge:
+    """libgit2's three-way text merge (what ``git merge-file`` does), for ticket bodies."""
+    return _text_merge(open_repo(root))
+
+
 def _text_merge(repo: pygit2.Repository) -> TextMerge:
     def merge(base: str, ours: str, theirs: str) -> tuple[str, bool]:
         entries = [

@@ -59,6 +59,7 @@ from ticketflow.cancel import NEVER_CANCELLED, CancelToken, ProgressCallback, no
 from ticketflow.config import git_dir
 from ticketflow.errors import CancelledError, MalformedTicketError, TicketflowError
 from ticketflow.fastparse import parse_fields, parse_ticket_fast
+from ticketflow.fsutil import is_temp_file, remove_stale_temp_files
 from ticketflow.model import ID_RE, RawHeader, Status, Ticket
 
 if TYPE_CHECKING:
@@ -1504,6 +1505,7 @@ class TicketIndex:
         folders: dict[str, tuple[str, str]] = {}
         ignored = 0
         status_dirs = []
+        leftovers: list[str] = []  # temporary files of writes that were killed
         fine_cutoff = scan_start - _FINE_RACY_NS
         coarse_cutoff = scan_start - _COARSE_RACY_NS
         match = NAME_RE.match
@@ -1546,10 +1548,13 @@ class TicketIndex:
                                 continue
                         if count_ignored:
                             ignored += _count_files(entry, folder)
+                            if is_temp_file(name):
+                                leftovers.append(os.path.join(folder, name))
             finally:
                 os.close(fd)
         if count_ignored:
             ignored += self._count_outside(status_dirs)
+            remove_stale_temp_files(leftovers)
         return _Listing(stamps, racy, folders, ignored)
 
     def _count_outside(self, status_dirs: list[str]) -> int:

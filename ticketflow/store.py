@@ -8,13 +8,14 @@ whole file.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ticketflow.config import (
     CONFIG_NAME,
@@ -26,10 +27,13 @@ from ticketflow.config import (
 )
 from ticketflow.errors import (
     AmbiguousIdError,
+    DuplicateTicketError,
+    EditConflictError,
     InvalidTransitionError,
     MalformedTicketError,
     NotFoundError,
     TicketflowError,
+    TicketVanishedError,
     UsageError,
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
     from ticketflow.workspace import Workspace
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 CURRENT_LINK = "current-ticket.md"
 """The Go tool's pointer to the ticket being worked on: a relative symlink (git-ignored)."""
 
@@ -76,6 +81,7 @@ class TicketStore:
         self.root = root
         self.config = config
         self.clock = clock
+        self._held = threading.local()  # how deep this thread is in lock()
 
     @classmethod
     def open(cls, start: Path | None = None, *, clock: Clock = now_local) -> TicketStore:
@@ -94,8 +100,42 @@ class TicketStore:
     def relpath(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def lock(self) -> AbstractContextManager[None]:
-        return locked(git_dir(self.root) / "ticketflow.lock")
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """The repository lock: every write, and every read-check-write, happens inside it.
+
+        Re-entrant within a thread (a flock taken twice by one process would wait for
+        itself), so a locked operation may call another."""
+        depth = getattr(self._held, "depth", 0)
+        if depth:
+            self._held.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._held.depth = depth
+            return
+        with locked(git_dir(self.root) / "ticketflow.lock"):
+            self._held.depth = 1
+            try:
+                yield
+            finally:
+                self._held.depth = 0
+
+    def _consistent(self, read: Callable[[], T]) -> T:
+        """``read()``, looked at again once writers are done if it saw a change half made.
+
+        Reads take no lock, and a status change writes the new file before it removes the
+        old one: a reader in between sees the ticket in two folders, or a file that is gone
+        when opened. Waiting for the lock waits for that writer; the second look is then
+        consistent, and what it finds (a real duplicate, a removed ticket) is the answer.
+        """
+        try:
+            return read()
+        except (DuplicateTicketError, TicketVanishedError):
+            if getattr(self._held, "depth", 0):
+                raise
+        with self.lock():
+            return read()
 
     # --- reading ------------------------------------------------------------------------
 
@@ -126,6 +166,8 @@ class TicketStore:
         rel = self.relpath(tf.path)
         try:
             data = tf.path.read_bytes()
+        except FileNotFoundError:
+            raise TicketVanishedError(rel) from None
         except OSError as exc:
             raise MalformedTicketError(
                 rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable"
@@ -145,12 +187,17 @@ class TicketStore:
                 tickets.append(self.read_file(tf))
             except MalformedTicketError as exc:
                 problems.append(exc)
+            except TicketVanishedError:
+                continue  # moved meanwhile: the listing of its new folder has it, or not
         tickets.sort(key=Ticket.sort_key)
         return LoadResult(tickets, problems)
 
     def resolve(self, ref: str) -> TicketFile:
         """Find a ticket by id or any unambiguous prefix of its id (``2508`` or
         ``250809-1158``), else of its slug (``fix-lo``). A path or ``.md`` is accepted."""
+        return self._consistent(lambda: self._resolve(ref))
+
+    def _resolve(self, ref: str) -> TicketFile:
         key = ref.strip().rsplit("/", 1)[-1].removesuffix(".md")
         if not key:
             raise NotFoundError(ref)
@@ -172,15 +219,21 @@ class TicketStore:
 
     def _one(self, files: list[TicketFile]) -> TicketFile:
         if len(files) > 1:
-            where = ", ".join(self.relpath(f.path) for f in files)
-            raise TicketflowError(
-                f"ticket {files[0].id} exists in more than one folder: {where}",
-                hint="keep the copy in the folder that matches its timestamps and delete the other",
-            )
+            raise DuplicateTicketError(files[0].id, [self.relpath(f.path) for f in files])
         return files[0]
 
     def get(self, ref: str) -> Ticket:
-        return self.read_file(self.resolve(ref))
+        return self._consistent(lambda: self.read_file(self._resolve(ref)))
+
+    def get_bytes(self, ref: str) -> tuple[TicketFile, bytes]:
+        """The ticket's file and its exact bytes, read consistently (what an edit starts
+        from, compared again under the lock when the edit is stored)."""
+
+        def read() -> tuple[TicketFile, bytes]:
+            tf = self._resolve(ref)
+            return tf, self._read_bytes(tf)
+
+        return self._consistent(read)
 
     def current_branch(self) -> str | None:
         return read_head_branch(self.root)
@@ -389,8 +442,9 @@ class TicketStore:
         def message(t: Ticket) -> str:
             return f"Close ticket: {t.id}" + (f" ({reason})" if reason else "")
 
-        closed = self._transition(ref, change, message, commit)
-        self._clear_current(closed.id)
+        with self.lock():
+            closed = self._transition_locked(ref, change, message, commit)
+            self._clear_current(closed.id)
         return closed
 
     def reopen(self, ref: str, *, commit: bool | None = None) -> Ticket:
@@ -405,22 +459,94 @@ class TicketStore:
         return self._transition(ref, change, lambda t: f"Reopen ticket: {t.id}", commit)
 
     def replace_text(self, tf: TicketFile, text: str, *, commit: bool | None = None) -> Ticket:
-        """Store an edited file (already validated by the caller) and commit it."""
+        """Store a ticket's new text (already validated by the caller) and commit it.
+
+        The ticket is found again under the lock, by its id: it may have moved since
+        ``tf`` was listed, and the text goes where its timestamps say, from wherever it is
+        now (never next to a copy in its old folder)."""
         with self.lock():
-            ticket = parse_ticket(text, path=self.relpath(tf.path), ticket_id=tf.id)
-            target = self.status_dir(ticket.status) / f"{tf.id}.md"
-            atomic_move(tf.path, target, text.encode("utf-8"))
-            changes = [(self.relpath(target), False)]
-            if target != tf.path:
-                changes.append((self.relpath(tf.path), True))
-            self._commit(f"Update ticket: {tf.id}", changes, commit)
-            stored = ticket.with_changes(path=self.relpath(target))
-            if self.current_ticket_id() == tf.id:
-                if stored.status is Status.DOING:
-                    self._set_current(stored)
-                else:
-                    self._clear_current(tf.id)
-            return stored
+            return self._store_text(self._exact(tf.id), text, commit)
+
+    def apply_edit(
+        self,
+        ticket_id: str,
+        original: bytes,
+        edited: str,
+        *,
+        commit: bool | None = None,
+        kept: str | None = None,
+    ) -> Ticket:
+        """Store an edit of ``original`` (the bytes the editor started from) under the lock.
+
+        If the ticket changed or moved meanwhile (a ``close`` while the editor was open),
+        the edit is merged field by field into the ticket as it is now, as a pull merges:
+        the other command's fields and the edit's both survive. When both touched the same
+        field, nothing is written and ``EditConflictError`` names the fields (``kept``, the
+        edited copy, goes in its hint)."""
+        with self.lock():
+            try:
+                tf = self._exact(ticket_id)
+            except NotFoundError:
+                raise EditConflictError(ticket_id, ["file: removed"], kept) from None
+            current = self._read_bytes(tf)
+            if current != original:
+                edited = self._merge_edit(tf, original, current, edited, kept)
+            return self._store_text(tf, edited, commit)
+
+    def _read_bytes(self, tf: TicketFile) -> bytes:
+        try:
+            return tf.path.read_bytes()
+        except FileNotFoundError:
+            raise TicketVanishedError(self.relpath(tf.path)) from None
+        except OSError as exc:
+            raise MalformedTicketError(
+                self.relpath(tf.path),
+                None,
+                f"cannot read: {exc.strerror or exc}",
+                code="unreadable",
+            ) from None
+
+    def _merge_edit(
+        self, tf: TicketFile, original: bytes, current: bytes, edited: str, kept: str | None
+    ) -> str:
+        from ticketflow.fileformat import render_ticket as render
+        from ticketflow.gitrepo import text_merge_for
+        from ticketflow.merge import merge_tickets
+
+        rel = self.relpath(tf.path)
+        try:
+            base = parse_ticket(original.decode("utf-8"), path=rel, ticket_id=tf.id)
+            theirs = self.read_file(tf)
+        except (MalformedTicketError, UnicodeDecodeError):
+            raise EditConflictError(tf.id, ["file: no longer readable"], kept) from None
+        ours = parse_ticket(edited, path=rel, ticket_id=tf.id)
+        merged = merge_tickets(base, ours, theirs, text_merge=text_merge_for(self.root))
+        if merged.ticket is None:
+            raise EditConflictError(tf.id, [c.field for c in merged.conflicts], kept)
+        return render(merged.ticket)
+
+    def _exact(self, ticket_id: str) -> TicketFile:
+        """The ticket whose id is exactly ``ticket_id`` (a prefix of it may name others)."""
+        matches = [tf for tf in self.iter_files() if tf.id == ticket_id]
+        if not matches:
+            raise NotFoundError(ticket_id)
+        return self._one(matches)
+
+    def _store_text(self, tf: TicketFile, text: str, commit: bool | None) -> Ticket:
+        ticket = parse_ticket(text, path=self.relpath(tf.path), ticket_id=tf.id)
+        target = self.status_dir(ticket.status) / f"{tf.id}.md"
+        atomic_move(tf.path, target, text.encode("utf-8"))
+        changes = [(self.relpath(target), False)]
+        if target != tf.path:
+            changes.append((self.relpath(tf.path), True))
+        self._commit(f"Update ticket: {tf.id}", changes, commit)
+        stored = ticket.with_changes(path=self.relpath(target))
+        if self.current_ticket_id() == tf.id:
+            if stored.status is Status.DOING:
+                self._set_current(stored)
+            else:
+                self._clear_current(tf.id)
+        return stored
 
 
 def append_closure_note(body: str, when: datetime, reason: str) -> str:
