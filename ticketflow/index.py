@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ticketflow import __version__
 from ticketflow.cancel import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
 from ticketflow.config import git_dir
-from ticketflow.errors import CancelledError, MalformedTicketError, TicketflowError
+from ticketflow.errors import CancelledError, MalformedTicketError, TicketflowError, quoted
 from ticketflow.fastparse import parse_fields, parse_ticket_fast
 from ticketflow.fsutil import is_temp_file, remove_stale_temp_files
 from ticketflow.model import ID_RE, RawHeader, Status, Ticket
@@ -1932,7 +1932,7 @@ def _lint(rows: list[Row], root: Path) -> tuple[list[Problem], dict[str, int]]:
                         path,
                         _line_of(root / path, entry),
                         "invalid-related",
-                        f"related entry {entry!r} is not <kind>:<ID>",
+                        f"related entry {quoted(entry)} is not <kind>:<ID>",
                         Severity.WARNING,
                         "write it like parent:<ID>, blocks:<ID> or blocked-by:<ID>",
                     )
@@ -1943,7 +1943,7 @@ def _lint(rows: list[Row], root: Path) -> tuple[list[Problem], dict[str, int]]:
                         path,
                         _line_of(root / path, entry),
                         "dangling-related",
-                        f"related entry {entry!r} names no ticket",
+                        f"related entry {quoted(entry)} names no ticket",
                         Severity.WARNING,
                         "fix the id, or remove the entry if the ticket was deleted",
                     )
