@@ -200,6 +200,37 @@ async def test_edit_in_editor(
         assert detail.ticket is not None and detail.ticket.description == "edited"
 
 
+async def test_edit_while_another_command_closes_the_ticket(
+    filled: TicketStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the editor is open when a `ticketflow close` in another terminal moves the file: the
+    # TUI's edit lands on the closed ticket (both changes kept, one file), not in doing/
+    beta = filled.get("beta")
+    script = tmp_path / "ed.py"
+    script.write_text(
+        "import subprocess, sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        f"subprocess.run([sys.executable, '-m', 'ticketflow', 'close', {beta.id!r}, "
+        "'--reason', 'elsewhere'], check=True, capture_output=True)\n"
+        "p.write_text(p.read_text().replace('description: second thing', 'description: mine'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.chdir(filled.root)
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "e")  # beta is the second row
+        await settle(app, pilot)
+        now = filled.get("beta")
+        assert (now.description, now.status.value, now.closure_reason) == (
+            "mine",
+            "done",
+            "elsewhere",
+        )
+        assert sorted(p.parent.name for p in filled.root.glob(f"tickets/*/{beta.id}.md")) == [
+            "done"
+        ]
+
+
 async def test_unreadable_files_are_reported_not_fatal(filled: TicketStore, repo: Path) -> None:
     (repo / "tickets/todo/250101-000000-broken.md").write_text("no frontmatter\n")
     app = create_app(filled)
