@@ -115,6 +115,34 @@ def test_init_writes_go_config_and_commits(tmp_path: Path, run: Cli) -> None:
     assert js(again.stdout)["initialized"] is False
 
 
+def test_init_records_the_repositorys_own_default_branch(tmp_path: Path, run: Cli) -> None:
+    # a repository on master: init says master, so cleanup later checks merges into master
+    root = tmp_path / "old"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "master")
+    result = run(root, "init", "-o", "json")
+    assert js(result.stdout)["default_branch"] == "master"
+    text = (root / ".ticketflow.yaml").read_text()
+    assert text == default_config_text("master")
+    assert "    default_branch: master\n" in text
+    git(root, "config", "user.name", "t")
+    git(root, "config", "user.email", "t@example.com")
+    tid = js(run(root, "new", "done-on-master", "-o", "json").stdout)["ticket"]["id"]
+    git(root, "branch", tid)  # the ticket's branch, merged (it is at master's commit)
+    cleaned = run(root, "cleanup", tid, "-o", "json")
+    assert js(cleaned.stdout)["branch_deleted"] == tid, cleaned.output
+    # a clone: origin's HEAD names the default branch, whatever is checked out
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "trunk", str(remote))
+    seed = make_git_repo(tmp_path / "seed")
+    git(seed, "commit", "-q", "--allow-empty", "-m", "x")
+    git(seed, "push", "-q", str(remote), "main:trunk")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(remote), str(clone))
+    git(clone, "switch", "-q", "-c", "feature")
+    assert js(run(clone, "init", "--no-commit", "-o", "json").stdout)["default_branch"] == "trunk"
+
+
 def test_init_keeps_existing_gitignore(tmp_path: Path, run: Cli) -> None:
     root = make_git_repo(tmp_path / "r")
     (root / ".gitignore").write_text("node_modules/\n")

@@ -24,6 +24,7 @@ from ticketflow import __version__
 from ticketflow.config import (
     CONFIG_NAME,
     default_config_text,
+    detect_default_branch,
     find_git_root,
     load_config,
 )
@@ -303,9 +304,10 @@ def cli(ctx: click.Context) -> None:
 def init_cmd(out: Output, no_commit: bool) -> None:
     """Set up ticketflow in the current git repository.
 
-    Writes .ticketflow.yaml (the same bytes the Go tool writes), creates
-    tickets/todo, tickets/doing and tickets/done, adds current-ticket.md to
-    .gitignore, and commits the two files.
+    Writes .ticketflow.yaml (the bytes the Go tool writes, with this
+    repository's default branch: origin's HEAD, else the branch checked out
+    now), creates tickets/todo, tickets/doing and tickets/done, adds
+    current-ticket.md to .gitignore, and commits the two files.
     """
     env_root = os.environ.get("TICKETFLOW_ROOT")
     root = find_git_root(Path(env_root) if env_root else Path.cwd())
@@ -320,7 +322,8 @@ def init_cmd(out: Output, no_commit: bool) -> None:
             "Ticket system already initialized\n",
         )
         return
-    atomic_write(config_path, default_config_text().encode("utf-8"))
+    branch = detect_default_branch(root)
+    atomic_write(config_path, default_config_text(branch).encode("utf-8"))
     config = load_config(config_path)
     for status in Status:
         (root / config.tickets_dir / config.status_dirs()[status.value]).mkdir(
@@ -354,11 +357,13 @@ def init_cmd(out: Output, no_commit: bool) -> None:
             "initialized": True,
             "config": CONFIG_NAME,
             "tickets_dir": config.tickets_dir,
+            "default_branch": config.default_branch,
             "commit": commit,
         },
         f"Initialized ticket system successfully\n"
         f"Configuration saved to: {config_path}\n"
-        f"Tickets directory: {root / config.tickets_dir}\n",
+        f"Tickets directory: {root / config.tickets_dir}\n"
+        f"Default branch: {config.default_branch} (git.default_branch)\n",
     )
 
 

@@ -7,7 +7,9 @@ live under keys the Go tool ignores (``git.auto_commit``, ``git.branch_on_start`
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,13 +248,31 @@ def find_root(start: Path | None = None) -> Path:
     return root
 
 
-def default_config_text() -> str:
-    """What ``init`` writes: byte for byte the file the Go tool's ``init`` writes."""
+def detect_default_branch(root: Path) -> str:
+    """The branch ``init`` records as ``git.default_branch``: the one ``origin``'s HEAD
+    names (a clone knows it), else the branch checked out now (``master`` in a repository
+    made by an older git), else ``main``."""
+    gd = git_dir(root)
+    try:
+        head = (gd / "refs" / "remotes" / "origin" / "HEAD").read_text(encoding="utf-8").strip()
+    except OSError:
+        head = ""
+    if head.startswith("ref: refs/remotes/origin/"):
+        name = head.removeprefix("ref: refs/remotes/origin/")
+        if name:
+            return name
+    return read_head_branch(root) or "main"
+
+
+def default_config_text(default_branch: str = "main") -> str:
+    """What ``init`` writes: byte for byte the file the Go tool's ``init`` writes, but for
+    ``git.default_branch``, which is the repository's own (the Go tool always writes main)."""
+    branch = default_branch if _plain_yaml_word(default_branch) else json.dumps(default_branch)
     template = "\n".join(
         ("        " + line) if line else "" for line in DEFAULT_TEMPLATE.split("\n")
     )
     return f"""git:
-    default_branch: main
+    default_branch: {branch}
 worktree:
     enabled: true
     base_dir: ../.worktrees
@@ -272,3 +292,19 @@ timeouts:
     git: 30
     init_commands: 60
 """
+
+
+def _plain_yaml_word(text: str) -> bool:
+    """A branch name that YAML reads back as the same string when written plain."""
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text)) and text.lower() not in {
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "null",
+        "y",
+        "n",
+        "~",
+    }
