@@ -116,3 +116,24 @@ def test_start_no_commit_makes_no_worktree(repo: Path, run: Cli) -> None:
     data = json.loads(run(repo, "start", tid, "--no-commit", "-o", "json").stdout)
     assert data["worktree_path"] is None and data["branch"] is None
     assert not (repo.parent / ".worktrees").exists()
+
+
+def test_init_fetch_is_skipped_without_the_remote_and_a_failure_shows_gits_error(
+    repo: Path, run: Cli, tmp_path: Path
+) -> None:
+    configure(repo, worktrees=True)  # the Go tool's default: git fetch origin
+    tid = json.loads(run(repo, "new", "alone", "-o", "json").stdout)["ticket"]["id"]
+    r = run(repo, "start", tid, "-o", "json")
+    assert r.exit_code == 0, r.output
+    (fetch,) = json.loads(r.stdout)["init_commands"]
+    assert fetch["skipped"] == "no remote named 'origin'"
+    assert r.stderr == ""
+    # with an origin that cannot be read, the warning quotes git's first error line, not the
+    # advice git prints after it
+    git(repo, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
+    tid2 = json.loads(run(repo, "new", "fetching", "-o", "json").stdout)["ticket"]["id"]
+    r = run(repo, "start", tid2)
+    assert r.exit_code == 0, r.output
+    warning = next(line for line in r.stderr.splitlines() if line.startswith("Warning"))
+    assert warning.startswith("Warning: init command 'git fetch origin' failed (exit 128): fatal:")
+    assert "does not appear to be a git repository" in warning

@@ -593,10 +593,9 @@ def start_cmd(
         workspace=False if (no_branch or no_commit) else None,
     )
     for run in workspace.commands if workspace else ():
-        if not run.ok:
-            last = run.output.splitlines()[-1] if run.output else ""
-            why = f"exit {run.returncode}" if run.returncode is not None else last
-            detail = f": {last}" if run.returncode is not None and last else ""
+        if not run.ok:  # a skipped fetch (no such remote) is said in the JSON only
+            why = f"exit {run.returncode}" if run.returncode is not None else run.error
+            detail = f": {run.error}" if run.returncode is not None and run.error else ""
             click.echo(f"Warning: init command {run.command!r} failed ({why}){detail}", err=True)
     extra = ""
     if workspace is not None:

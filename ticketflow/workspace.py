@@ -32,13 +32,24 @@ class CommandRun:
     command: str
     returncode: int | None
     output: str
+    error: str = ""
+    """The first line the command wrote to stderr (else to stdout): where git says what
+    went wrong (``fatal: ...``), not the advice it prints after it."""
+    skipped: str | None = None
+    """Why the command was not run (``git fetch origin`` in a repository without origin)."""
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0
+        return self.returncode == 0 or self.skipped is not None
 
     def to_json(self) -> dict[str, object]:
-        return {"command": self.command, "returncode": self.returncode, "output": self.output}
+        return {
+            "command": self.command,
+            "returncode": self.returncode,
+            "output": self.output,
+            "error": self.error or None,
+            "skipped": self.skipped,
+        }
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,10 @@ def run_init_commands(
             continue
         if not argv:
             continue
+        missing = _missing_remote(where, argv)
+        if missing is not None:
+            runs.append(CommandRun(command, None, "", skipped=f"no remote named {missing!r}"))
+            continue
         try:
             proc = subprocess.run(
                 argv,
@@ -126,12 +141,37 @@ def run_init_commands(
                 stdin=subprocess.DEVNULL,
             )
             output = (proc.stdout + proc.stderr).strip()
-            runs.append(CommandRun(command, proc.returncode, output[-500:]))
+            first = _first_line(proc.stderr) or _first_line(proc.stdout)
+            runs.append(CommandRun(command, proc.returncode, output[-500:], first))
         except subprocess.TimeoutExpired:
-            runs.append(CommandRun(command, None, f"timed out after {timeout} s"))
+            why = f"timed out after {timeout} s"
+            runs.append(CommandRun(command, None, why, why))
         except OSError as exc:
-            runs.append(CommandRun(command, None, exc.strerror or str(exc)))
+            why = exc.strerror or str(exc)
+            runs.append(CommandRun(command, None, why, why))
     return tuple(runs)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:300]
+
+
+def _missing_remote(where: Path, argv: list[str]) -> str | None:
+    """The remote a ``git fetch [REMOTE]`` names when ``where`` has no such remote (the Go
+    tool's default init command, in a repository that was never pushed anywhere)."""
+    if argv[:2] != ["git", "fetch"]:
+        return None
+    names = [arg for arg in argv[2:] if not arg.startswith("-")]
+    if any(arg in ("--all", "--multiple") for arg in argv[2:]):
+        return None
+    remote = names[0] if names else "origin"
+    if "/" in remote or ":" in remote:
+        return None  # a URL or a path, not a remote's name
+    try:
+        known = {r.name for r in pygit2.Repository(str(where)).remotes}
+    except pygit2.GitError:
+        return None
+    return None if remote in known else remote
 
 
 def link_current(worktree: Path, ticket_rel: str) -> None:
