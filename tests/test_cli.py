@@ -269,6 +269,11 @@ def test_list_filters(repo: Path, run: Cli) -> None:
     assert ids("--count", "1") == ["alpha"]
     assert ids("--status", "done") == []
     assert run(repo, "list", "--status", "done").stdout == "No tickets found\n"
+    # a cut list says so (text only: the JSON has the totals in its summary)
+    cut = run(repo, "list", "--count", "2").stdout
+    assert cut.endswith("\n2 of 3 shown; --count 0 for all\n")
+    assert "shown" not in run(repo, "list").stdout
+    assert "shown" not in run(repo, "list", "--count", "3").stdout
     bad = run(repo, "list", "--status", "later")
     assert bad.exit_code == 2
     assert run(repo, "list", "--count", "-1").exit_code == 2

@@ -505,13 +505,21 @@ def list_cmd(
     for problem in result.problems:
         click.echo(f"Warning: skipped {problem.message}", err=True)
     tickets = filter_tickets(result.tickets, status, priority, search)
+    matching = len(tickets)
     if count:
         tickets = tickets[:count]
     summary = summarize(result.tickets)
     out.emit(
         {"tickets": [ticket_json(t) for t in tickets], "summary": summary},
-        lambda: render_list(tickets),
+        lambda: render_list(tickets) + _shown_line(len(tickets), matching),
     )
+
+
+def _shown_line(shown: int, matching: int) -> str:
+    """Say so when ``--count`` cut the list: a silent cut reads as "that is all of them"."""
+    if shown >= matching:
+        return ""
+    return f"{shown:,} of {matching:,} shown; --count 0 for all\n"
 
 
 def _list_json_fast(
