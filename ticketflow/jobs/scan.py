@@ -46,5 +46,9 @@ class ScanJob(Job):
     def summarize(self, result: object) -> str | None:
         if isinstance(result, ScanResult):
             c = result.counts
-            return f"{c.tickets:,} tickets, {len(result.errors)} errors, {c.parsed:,} parsed"
+            errors = len(result.errors)
+            return (
+                f"{c.tickets:,} ticket{'' if c.tickets == 1 else 's'}, "
+                f"{errors:,} error{'' if errors == 1 else 's'}, {c.parsed:,} parsed"
+            )
         return None
