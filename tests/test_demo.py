@@ -6,8 +6,9 @@ from pathlib import Path
 
 from conftest import git
 
+from ticketflow.demo import build_sandbox
 from ticketflow.gitrepo import pull
-from ticketflow.sandbox import GitDaemon, ThrottledRelay, build_sandbox
+from ticketflow.sandbox import GitDaemon, ThrottledRelay
 from ticketflow.store import TicketStore
 
 

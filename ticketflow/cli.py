@@ -1078,7 +1078,8 @@ def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: in
     import shutil
     import tempfile
 
-    from ticketflow.sandbox import GitDaemon, ThrottledRelay, build_sandbox, run_git
+    from ticketflow.demo import build_sandbox
+    from ticketflow.sandbox import GitDaemon, ThrottledRelay, run_git
 
     base = where or Path(tempfile.mkdtemp(prefix="ticketflow-demo-"))
     if where is not None:
