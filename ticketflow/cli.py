@@ -1075,10 +1075,12 @@ def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: in
     network, and opens the TUI on the clone. Press p to pull (watch the
     progress, or press ESC to cancel it for real), n for a new ticket, P to push.
     """
+    import importlib
     import shutil
     import tempfile
+    from concurrent.futures import ThreadPoolExecutor
 
-    from ticketflow.demo import build_sandbox
+    from ticketflow.demo import build_sandbox, move_remote_ahead
     from ticketflow.sandbox import GitDaemon, ThrottledRelay, run_git
 
     base = where or Path(tempfile.mkdtemp(prefix="ticketflow-demo-"))
@@ -1087,18 +1089,42 @@ def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: in
         if any(base.iterdir()):
             raise UsageError(f"{base} is not empty", hint="give an empty or new folder")
     click.echo(f"Building the demo sandbox in {base} ...", err=True)
-    box = build_sandbox(
-        base,
-        tickets=tickets,
-        progress=lambda c, t, m: click.echo(f"  {m}", err=True),
-    )
+    # commits made in the sandbox need an author even where git has no identity configured
+    for key, value in (
+        ("GIT_AUTHOR_NAME", "ticketflow demo"),
+        ("GIT_AUTHOR_EMAIL", "demo@example.com"),
+        ("GIT_COMMITTER_NAME", "ticketflow demo"),
+        ("GIT_COMMITTER_EMAIL", "demo@example.com"),
+    ):
+        os.environ.setdefault(key, value)
+    # the interface's modules load while git writes the sandbox (a third of a second less
+    # before the first screen)
+    with ThreadPoolExecutor(1, thread_name_prefix="demo-import") as pool:
+        tui = pool.submit(importlib.import_module, "ticketflow.tui.app")
+        try:
+            box = build_sandbox(
+                base,
+                tickets=tickets,
+                progress=lambda c, t, m: click.echo(f"  {m}", err=True),
+                ahead=False,
+            )
+            tui.result()
+        except BaseException:
+            if where is None:
+                shutil.rmtree(base, ignore_errors=True)
+            raise
     daemon = GitDaemon(box.remote.parent)
     relay = ThrottledRelay(daemon.port, rate=rate)
     try:
         run_git(box.workspace, "remote", "set-url", "origin", relay.url(box.remote.name))
         from ticketflow.tui.app import run_tui
 
-        run_tui(TicketStore.open(box.workspace))
+        # the teammate's commits (12 MB) are written while the interface starts: they are
+        # there well before a person can press p
+        with ThreadPoolExecutor(1, thread_name_prefix="demo-remote") as pool:
+            ahead = pool.submit(move_remote_ahead, box)
+            run_tui(TicketStore.open(box.workspace))
+            ahead.result()
     finally:
         relay.close()
         daemon.stop()

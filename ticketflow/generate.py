@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import subprocess
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -53,21 +54,26 @@ def make_ticket(i: int, rng: random.Random, base: datetime, ids: list[str]) -> T
     )
 
 
-def generate(n: int, root: Path, seed: int = 42, commit: bool = True) -> None:
+def ticket_files(n: int, seed: int = 42) -> Iterator[tuple[str, bytes]]:
+    """``(path under the repository, file bytes)`` of ``n`` generated tickets."""
     rng = random.Random(seed)  # noqa: S311 - reproducible data, not secrets
+    base = datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=9)))
+    ids: list[str] = []
+    for i in range(n):
+        t = make_ticket(i, rng, base, ids)
+        ids.append(t.id)
+        yield f"tickets/{t.status.value}/{t.id}.md", render_ticket(t).encode("utf-8")
+
+
+def generate(n: int, root: Path, seed: int = 42, commit: bool = True) -> None:
     root.mkdir(parents=True, exist_ok=True)
     if commit and not (root / ".git").exists():
         subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     (root / ".ticketflow.yaml").write_text(default_config_text(), encoding="utf-8")
     for status in ("todo", "doing", "done"):
         (root / "tickets" / status).mkdir(parents=True, exist_ok=True)
-    base = datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=9)))
-    ids: list[str] = []
-    for i in range(n):
-        t = make_ticket(i, rng, base, ids)
-        ids.append(t.id)
-        path = root / "tickets" / t.status.value / f"{t.id}.md"
-        path.write_text(render_ticket(t), encoding="utf-8")
+    for rel, data in ticket_files(n, seed):
+        (root / rel).write_bytes(data)
     if commit:
         env_identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
         subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
