@@ -512,3 +512,74 @@ async def test_l_and_h_move_between_the_list_and_the_detail(filled: TicketStore)
         assert app.main.query_one(TicketList).cursor == cursor  # G scrolled, did not move
         await pilot.press("right", "g", "left")
         assert detail.scroll_y == 0 and app.main.query_one(TicketList).has_focus
+
+
+def _burst(app: TicketflowApp, keys: list[str]) -> None:
+    """Keys as a paste or tmux delivers them: all queued before any is handled."""
+    from textual import events
+
+    printable = {"tab": "\t", "shift+tab": None, "enter": "\r", "backspace": "\x7f"}
+    for key in keys:
+        app.post_message(events.Key(key, printable.get(key, key)))
+
+
+@pytest.mark.parametrize("opened", ["before", "in the same burst"])
+async def test_new_ticket_form_takes_a_burst_of_keys_exactly(
+    filled: TicketStore, opened: str
+) -> None:
+    # Textual gives each key to the widget focused when it arrives, and moves the focus on
+    # Tab only once the Tab has come back up from the input: without care, every key after
+    # a Tab in one burst goes to the field before it (seen in tmux: "tab-testdescription")
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        keys = [*"fast-typed", "tab", *"Typed in one go", "tab", "backspace", "1"]
+        keys += ["tab", *"alp", "shift+tab", "backspace", "3", "tab", "tab", "tab"]
+        if opened == "before":
+            await pilot.press("n")
+            await pilot.pause()
+            _burst(app, keys)
+        else:  # right behind the n, before the form has focused anything
+            _burst(app, ["n", *keys])
+        await pilot.pause()
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, NewTicketScreen)
+        values = {f: form.query_one(f"#{f}", Input).value for f in ("slug", "description")}
+        values |= {f: form.query_one(f"#{f}", Input).value for f in ("priority", "parent")}
+        assert values == {
+            "slug": "fast-typed",
+            "description": "Typed in one go",
+            "priority": "3",
+            "parent": "alp",
+        }
+        assert form.focused is form.query_one("#slug")  # three tabs: Cancel, Create, round
+        _burst(app, ["enter"])
+        await settle(app, pilot)
+        created = filled.get("fast-typed")
+        assert (created.description, created.priority) == ("Typed in one go", 3)
+        assert created.parent is not None and created.parent.endswith("alpha")
+
+
+async def test_the_keys_that_open_forms_are_text_in_the_search_box(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"unc")
+        assert app.screen is app.main  # n and c typed into the box, no form opened
+        assert app.main.query_one("#search", Input).value == "unc"
+
+
+async def test_new_ticket_form_says_nothing_before_the_first_key(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert str(form.query_one("#problem").render()) == ""
+        await pilot.press("enter")  # submitting says why nothing happens
+        assert "a slug is required" in str(form.query_one("#problem").render())
+        await pilot.press(*"ok-now", "enter")
+        await settle(app, pilot)
+        assert filled.get("ok-now").slug == "ok-now"

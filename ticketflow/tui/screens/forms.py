@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -33,35 +34,95 @@ NewTicketScreen, CloseTicketScreen { align: center middle; }
 """
 
 
+FIELDS = ("slug", "description", "priority", "parent")
+
+
+class FormInput(Input):
+    """An ``Input`` that takes a burst of keys in order.
+
+    Textual inserts printable keys in the input's own ``_on_key``, but runs its editing
+    bindings (backspace, delete, arrows, home/end, enter) only when the key, unhandled,
+    has bubbled back up to the app: in a burst, ``ab`` + backspace + ``c`` inserts ``c``
+    before the backspace runs, and gives ``ab``. Here the bindings run in ``_on_key`` too,
+    in the order the keys came.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable:
+            await super()._on_key(event)
+            return
+        bindings = self._bindings.key_to_bindings.get(event.key, ())
+        if bindings:
+            event.stop()
+            event.prevent_default()
+            await self.run_action(bindings[0].action)
+
+
 class NewTicketScreen(ModalScreen[NewTicketRequest | None]):
-    """Slug, description, priority, parent. Enter creates, Esc cancels."""
+    """Slug, description, priority, parent. Enter creates, Esc cancels.
+
+    Keys that arrive in one burst (a paste, a fast typist, tmux ``send-keys``) land exactly
+    where they would typed slowly. Textual hands each key to the widget focused *when the
+    key arrives* and moves focus on Tab only when the Tab, unhandled by the input, has come
+    back up: every key of a burst after a Tab would go to the field before it. So Tab and
+    Shift+Tab are priority bindings here, which move the focus as the key arrives. Keys that
+    arrive before the form has focused its first field (right behind the ``n`` that opened
+    it) are passed on in order to the field they are meant for.
+    """
 
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("tab", "move(1)", "Next field", show=False, priority=True),
+        Binding("shift+tab", "move(-1)", "Previous field", show=False, priority=True),
+    ]
 
     def __init__(self, resolve_parent: object = None) -> None:
         super().__init__()
         self.resolve_parent = resolve_parent
         self._parent_checked: tuple[str, str] = ("", "")  # (value, problem): one lookup each
+        self._edited = False  # no "a slug is required" before anything is typed
+        self._target = 0  # the field keys go to while none is focused yet
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static("[b]New ticket[/b]")
             yield Label("Slug (lower-case letters, digits, hyphens)")
-            yield Input(placeholder="fix-login-timeout", id="slug")
+            yield FormInput(placeholder="fix-login-timeout", id="slug")
             yield Label("Description")
-            yield Input(placeholder="One line shown in lists", id="description")
+            yield FormInput(placeholder="One line shown in lists", id="description")
             yield Label("Priority (1 is the most urgent)")
-            yield Input(value="2", id="priority", restrict=r"[0-9]*")
+            yield FormInput(value="2", id="priority", restrict=r"[0-9]*")
             yield Label("Parent (id or slug prefix, optional)")
-            yield Input(placeholder="", id="parent")
+            yield FormInput(placeholder="", id="parent")
             yield Static("", id="problem", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Create", id="create", variant="primary", disabled=True)
 
     def on_mount(self) -> None:
-        self.query_one("#slug", Input).focus()
+        # after the keys already queued for this screen have been passed on
+        self.call_later(self._focus_target)
+
+    def _focus_target(self) -> None:
+        if self.focused is None:
+            self.query_one(f"#{FIELDS[self._target]}", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys for the form while no field has the focus yet (just opened)."""
+        if self.focused is None and event.key != "escape":
+            event.stop()
+            event.prevent_default()
+            field = self.query_one(f"#{FIELDS[self._target]}", Input)
+            field.post_message(events.Key(event.key, event.character))
+
+    def action_move(self, step: int) -> None:
+        if self.focused is None:
+            self._target = (self._target + step) % len(FIELDS)
+        elif step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
 
     def _problem(self) -> str:
         slug = self.query_one("#slug", Input).value
@@ -87,6 +148,9 @@ class NewTicketScreen(ModalScreen[NewTicketRequest | None]):
         return ""
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "priority" and event.value == "2" and not self._edited:
+            return  # its initial value is not an edit
+        self._edited = True
         problem = self._problem()
         if event.input.id == "slug" and event.value and not SLUG_RE.match(event.value):
             problem = problem or "use lower-case letters, digits and hyphens only"
@@ -94,7 +158,9 @@ class NewTicketScreen(ModalScreen[NewTicketRequest | None]):
         self.query_one("#create", Button).disabled = bool(problem)
 
     def _submit(self) -> None:
-        if self._problem():
+        problem = self._problem()
+        if problem:  # say why nothing happened, also before the first edit
+            self.query_one("#problem", Static).update(problem)
             return
         parent = self.query_one("#parent", Input).value.strip() or None
         self.dismiss(
@@ -135,7 +201,7 @@ class CloseTicketScreen(ModalScreen[str | None]):
             yield Static(f"[b]Close[/b] {self.ticket_id}")
             need = "required: it was never started" if self.reason_required else "optional"
             yield Label(f"Reason ({need})")
-            yield Input(placeholder="shipped in 1.4", id="reason")
+            yield FormInput(placeholder="shipped in 1.4", id="reason")
             yield Static("", id="problem", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")

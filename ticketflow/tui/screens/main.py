@@ -50,9 +50,11 @@ class MainScreen(Screen[None]):
         Binding("l,right", "focus_detail", "Detail", show=False),
         Binding("h,left", "focus_list", "List", show=False),
         Binding("slash", "search", "Search"),
-        Binding("n", "new", "New"),
+        # priority: handled as they arrive, so the keys typed right behind them in one burst
+        # (a paste, a fast typist) reach the form they open, not this screen
+        Binding("n", "new", "New", priority=True),
         Binding("s", "start", "Start"),
-        Binding("c", "close_ticket", "Close"),
+        Binding("c", "close_ticket", "Close", priority=True),
         Binding("o", "reopen", "Reopen", show=False),
         Binding("e", "edit", "Edit"),
         Binding("b", "board", "Board", show=False),
@@ -77,6 +79,11 @@ class MainScreen(Screen[None]):
         self._search: SearchIndex[Summary] | None = None
         self._body_hits: tuple[str, list[Summary]] = ("", [])
         """Body matches of the query they were found for (after the id/description ones)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The keys that open a form are letters: while the search box has the focus they
+        are text for it (a priority binding would take them first otherwise)."""
+        return not (action in ("new", "close_ticket") and isinstance(self.focused, Input))
 
     @property
     def tf_app(self) -> TicketflowApp:
