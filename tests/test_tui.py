@@ -583,3 +583,20 @@ async def test_new_ticket_form_says_nothing_before_the_first_key(filled: TicketS
         await pilot.press(*"ok-now", "enter")
         await settle(app, pilot)
         assert filled.get("ok-now").slug == "ok-now"
+
+
+async def test_a_new_ticket_is_selected_and_scrolled_into_view(store: TicketStore) -> None:
+    for n in range(40):
+        store.create(f"ticket-{n:02d}", priority=1, commit=False)
+    app = create_app(store)
+    async with app.run_test(size=(120, 20)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n", *"last-one", "tab", "tab", "backspace", "9", "enter")
+        await settle(app, pilot)
+        tickets = app.main.query_one(TicketList)
+        assert tickets.current is not None and tickets.current.slug == "last-one"
+        assert tickets.cursor == 40  # priority 9: the end of the list
+        top = tickets.scroll_offset.y
+        # rows really on screen: below the header, above any scrollbar
+        assert top <= tickets.cursor < top + tickets.scrollable_content_region.height - 1
+        assert not tickets.show_horizontal_scrollbar

@@ -28,7 +28,7 @@ class TicketList(ScrollView, can_focus=True):
     """Rows of tickets: id, priority, status, description, created, parent."""
 
     DEFAULT_CSS = """
-    TicketList { height: 1fr; background: $surface; }
+    TicketList { height: 1fr; background: $surface; overflow-x: hidden; }
     TicketList > .ticket-list--header { text-style: bold; background: $panel; }
     TicketList > .ticket-list--cursor { background: $accent 40%; }
     TicketList:focus > .ticket-list--cursor { background: $accent; }
@@ -74,6 +74,9 @@ class TicketList(ScrollView, can_focus=True):
             index = next((i for i, t in enumerate(tickets) if t.id == keep), 0)
         self.virtual_size = Size(self.size.width, len(tickets) + 1)
         self.cursor = min(index, max(0, len(tickets) - 1))
+        # once the new virtual size is in place: scrolling now would be clamped to the old
+        # one, and a cursor that kept its index would not scroll at all
+        self.call_after_refresh(self._scroll_to_cursor)
         self._announce()
         self.refresh()
 
@@ -152,7 +155,8 @@ class TicketList(ScrollView, can_focus=True):
         self.post_message(TicketHighlighted(self.current))
 
     def _scroll_to_cursor(self) -> None:
-        visible = max(1, self.size.height - 1)
+        # the rows below the header that are really on screen (a scrollbar takes its row)
+        visible = max(1, self.scrollable_content_region.height - 1)
         top = self.scroll_offset.y
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False)
