@@ -90,8 +90,7 @@ def test_jobs_screen(snap_compare: Any, app: TicketflowApp) -> None:
 
 
 async def _running_job(pilot: Any) -> None:
-    bar = pilot.app.main.query_one(JobStatusBar)
-    bar.update_job(
+    pilot.app.show_job(
         JobProgress(
             JobId(7),
             "pull",
@@ -109,8 +108,7 @@ def test_running_job_at_fixed_progress(snap_compare: Any, app: TicketflowApp) ->
 
 
 async def _failed_job(pilot: Any) -> None:
-    bar = pilot.app.main.query_one(JobStatusBar)
-    bar.update_job(
+    pilot.app.show_job(
         JobProgress(
             JobId(8),
             "push",
@@ -127,6 +125,23 @@ async def _failed_job(pilot: Any) -> None:
             hint="the remote did not answer; check the network or try again later",
         )
     )
+
+
+SMALL = (80, 24)
+"""A first-class size: the list takes the width (no detail pane), the footer keeps ? and q."""
+
+
+def test_main_screen_at_80x24(snap_compare: Any, app: TicketflowApp) -> None:
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before())
+
+
+def test_detail_screen_with_a_running_job(snap_compare: Any, app: TicketflowApp) -> None:
+    # the pull goes on while a ticket is read: its progress shows here too, x cancels
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before("enter", then=_running_job))
+
+
+def test_search_that_matches_nothing(snap_compare: Any, app: TicketflowApp) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before("slash", *"xyz"))
 
 
 def test_failed_job_notification(snap_compare: Any, app: TicketflowApp) -> None:

@@ -35,6 +35,18 @@ async def settle(app: TicketflowApp, pilot: object) -> None:
     await settle_app(app, pilot)
 
 
+def shown(app: TicketflowApp) -> str:
+    """The screen's text, line by line, as a person reads it."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    lines: dict[str, list[str]] = {}
+    for line, text in re.findall(r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)<', svg):
+        lines.setdefault(line, []).append(html.unescape(text).replace("\xa0", " "))
+    return "\n".join("".join(lines[k]) for k in sorted(lines, key=int))
+
+
 def ids(app: TicketflowApp) -> list[str]:
     return [t.slug for t in app.main.query_one(TicketList).tickets]
 
@@ -272,18 +284,19 @@ async def test_pull_brings_new_tickets_and_reports(team: Team) -> None:
         assert "teammate-work" not in ids(app)
         bar = app.main.query_one(JobStatusBar)
         seen: list[JobProgress] = []
-        update_job = bar.update_job
+        update = app.jobs_board.update
 
-        def record(progress: JobProgress) -> None:
+        def record(progress: JobProgress, *, quiet: bool = False) -> None:
             seen.append(progress)
-            update_job(progress)
+            update(progress, quiet=quiet)
 
-        bar.update_job = record  # type: ignore[method-assign]
+        app.jobs_board.update = record  # type: ignore[method-assign]
         await pilot.press("p")
         await settle(app, pilot)
         pulls = [p for p in seen if p.kind == "pull"]
         assert pulls and pulls[-1].status is JobStatus.COMPLETED  # it reached the status bar
-        assert bar.last is not None and bar.last.kind == "scan"  # the scan after the pull
+        assert any(p.kind == "scan" for p in seen)  # the scan after the pull ran and showed
+        assert bar.last is not None and bar.last.kind == "pull"  # but the pull is what is said
         await settle(app, pilot)
         await wait_until(pilot, lambda: "teammate-work" in ids(app))
         assert any("fast-forward" in n.message for n in app._notifications)
@@ -600,3 +613,38 @@ async def test_a_new_ticket_is_selected_and_scrolled_into_view(store: TicketStor
         # rows really on screen: below the header, above any scrollbar
         assert top <= tickets.cursor < top + tickets.scrollable_content_region.height - 1
         assert not tickets.show_horizontal_scrollbar
+
+
+async def test_a_search_that_matches_nothing_says_so(filled: TicketStore) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"[b]xyz")
+        await pilot.pause()
+        screen = shown(app)
+        assert screen.count("no tickets match '[b]xyz'") == 2  # the list and the detail pane
+        assert "No ticket selected" not in screen
+        await pilot.press("escape", "3")  # the done tab of this repository is empty
+        await pilot.pause()
+        assert "no done tickets" in shown(app)
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+async def test_the_list_lays_its_columns_out_from_the_width(
+    filled: TicketStore, width: int
+) -> None:
+    app = create_app(filled)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(app, pilot)
+        tickets = app.main.query_one(TicketList)
+        header = tickets._header_text(tickets.size.width)
+        row = tickets._row_text(tickets.tickets[0], tickets.size.width)
+        alpha = filled.get("alpha")
+        assert alpha.id in row  # the whole id fits at every one of these widths
+        assert "first thing" in row  # and the description always has room
+        assert {"ID", "PRI", "STAT", "DESCRIPTION"} <= set(header.split())
+        assert ("CREATED" in header) is (width >= 200)  # extras only beside a roomy description
+        pane = app.main.query_one(DetailPane)
+        assert pane.display is (width >= 100)  # at 80 the list takes the whole width
+        footer = shown(app).splitlines()[-1]
+        assert "Help" in footer and "Quit" in footer  # the keys that matter most stay

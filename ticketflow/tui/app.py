@@ -26,7 +26,7 @@ from textual.command import Provider
 
 from ticketflow.errors import TicketflowError
 from ticketflow.index import CacheState, ScanResult, Summary, SummaryList
-from ticketflow.jobs import Job, JobId, JobQueue, JobSettings, JobStatus
+from ticketflow.jobs import Job, JobId, JobProgress, JobQueue, JobSettings, JobStatus
 from ticketflow.model import Status, Ticket
 from ticketflow.store import TicketFile, TicketStore
 from ticketflow.tui.bridge import pump_progress
@@ -34,7 +34,7 @@ from ticketflow.tui.commands import TicketflowCommands
 from ticketflow.tui.messages import JobUpdate
 from ticketflow.tui.screens.jobs import JobsScreen
 from ticketflow.tui.screens.main import TABS, MainScreen
-from ticketflow.tui.widgets.jobs_bar import JobStatusBar
+from ticketflow.tui.widgets.jobs_bar import JobBoard, JobStatusBar
 
 REBUILT = (CacheState.CREATED, CacheState.REBUILT)
 """A scan that made the cache anew changed what the list shows, whatever it parsed."""
@@ -95,6 +95,7 @@ class TicketflowApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        Binding("x", "cancel_job", "Cancel job"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {TicketflowCommands}
@@ -111,6 +112,8 @@ class TicketflowApp(App[None]):
         self.store = store
         self.loader: Loader = loader or self._cached
         self.clock = clock
+        self.jobs_board = JobBoard(clock)
+        """What every screen's status bar shows (one board, a bar per screen)."""
         self.queue: JobQueue | None = queue
         self.main = MainScreen()
         self.problems: list[str] = []
@@ -153,8 +156,30 @@ class TicketflowApp(App[None]):
             self.request_scan()
 
     def _tick(self) -> None:
-        for bar in self.main.query(JobStatusBar).results(JobStatusBar):  # none once unmounted
-            bar.tick()
+        """Advance the spinners while something runs (only the screen on top is drawn)."""
+        if self.jobs_board.active:
+            self.jobs_board.frame += 1
+            for bar in self.screen.query(JobStatusBar).results(JobStatusBar):
+                bar.redraw()
+
+    def show_job(self, progress: JobProgress, *, quiet: bool = False) -> None:
+        """Put a job's progress on the board and redraw every screen's status bar."""
+        active_before = bool(self.jobs_board.active)
+        self.jobs_board.update(progress, quiet=quiet)
+        for screen in self.screen_stack:
+            for bar in screen.query(JobStatusBar).results(JobStatusBar):
+                bar.redraw()
+        if bool(self.jobs_board.active) != active_before:
+            self.refresh_bindings()  # "x Cancel job" shows only while a job is there
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_job":
+            return bool(self.jobs_board.active)
+        return True
+
+    def action_cancel_job(self) -> None:
+        """``x`` on any screen (``ESC`` on the main one): cancel the running job."""
+        self.cancel_active_job()
 
     # --- jobs ------------------------------------------------------------------------------
 
@@ -165,8 +190,7 @@ class TicketflowApp(App[None]):
 
     def on_job_update(self, message: JobUpdate) -> None:
         progress = message.progress
-        for bar in self.main.query(JobStatusBar).results(JobStatusBar):
-            bar.update_job(progress)
+        self.show_job(progress, quiet=self._is_quiet(progress))
         if isinstance(self.screen, JobsScreen):
             self.screen.refill()
         if not progress.is_terminal:
@@ -180,7 +204,7 @@ class TicketflowApp(App[None]):
                 self._folders = self._folder_stamp()
             return
         self._scans_seen.discard(progress.job_id)
-        quiet = progress.kind == "scan" and progress.job_id not in self._scan_announced
+        quiet = self._is_quiet(progress)
         self._scan_announced.discard(progress.job_id)
         if progress.status is JobStatus.COMPLETED:
             if not quiet:
@@ -193,6 +217,11 @@ class TicketflowApp(App[None]):
             self._report_failure(progress.job_id)
         elif not quiet:
             self.notify(f"{progress.kind} {progress.message}", severity="warning")
+
+    def _is_quiet(self, progress: JobProgress) -> bool:
+        """A scan the user did not ask for (after start-up, a pull, an action, a change in
+        the folders): its outcome is not announced."""
+        return progress.kind == "scan" and progress.job_id not in self._scan_announced
 
     def request_scan(self, *, keep: str | None = None, announce: bool = False) -> None:
         """Check the ticket files in the background (a scan job in a child process); the
@@ -263,10 +292,16 @@ class TicketflowApp(App[None]):
         self.queue.cancel(candidates[-1].job_id, "cancelled with ESC")
 
     async def action_quit(self) -> None:
-        """Quit; a running job is cancelled first and waited for (at most a second)."""
+        """Quit; a running job is cancelled first and waited for (at most a second), and
+        the terminal is told so once the interface is gone."""
+        said: list[str] = []
         if self.queue is not None and not self.queue.closed:
+            running = [p for p in self.queue.jobs(active_only=True) if not self._is_quiet(p)]
             await self.queue.shutdown(timeout=1.0)
-        self.exit()
+            for p in running:
+                ended = self.queue.progress(p.job_id)
+                said.append(f"{ended.kind} {ended.message}" if ended.message else ended.kind)
+        self.exit(message="\n".join(said) or None)
 
     async def on_unmount(self) -> None:
         if self.queue is not None and not self.queue.closed:
@@ -342,7 +377,7 @@ class TicketflowApp(App[None]):
         skipped = f", {len(problems)} unreadable" if problems else ""
         c = result.counts
         self.sub_title = (
-            f"{self.store.root.name}: {c['total']} tickets "
+            f"{self.store.root.name}: {c['total']} ticket{'' if c['total'] == 1 else 's'} "
             f"({c['todo']} todo, {c['doing']} doing, {c['done']} done){skipped}"
         )
         if problems and problems != self.problems:

@@ -16,6 +16,7 @@ from ticketflow.index import Summary
 from ticketflow.model import Status, Ticket
 from ticketflow.tui.messages import TicketChosen
 from ticketflow.tui.widgets.detail import fields_table
+from ticketflow.tui.widgets.jobs_bar import JobStatusBar
 from ticketflow.tui.widgets.ticket_list import TicketList
 
 KEYMAP: tuple[tuple[str, str], ...] = (
@@ -35,10 +36,20 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("J", "jobs: pending, running, history (x cancels)"),
     ("b", "board: columns by status"),
     ("esc", "close a dialog or the search; else cancel the running job"),
+    ("x", "cancel the running job (on every screen)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
     ("q", "quit (cancels a running job first)"),
 )
+
+
+def _jobs_bar(screen: Screen[None]) -> JobStatusBar:
+    """The running jobs on this screen too (``x`` cancels, as on every screen)."""
+    from ticketflow.tui.app import TicketflowApp
+
+    app = screen.app
+    assert isinstance(app, TicketflowApp)
+    return JobStatusBar(app.jobs_board)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -82,6 +93,7 @@ class DetailScreen(Screen[None]):
         with VerticalScroll():
             yield Static(fields_table(self.ticket), id="fields")
             yield Markdown(self.ticket.body[:200_000])
+        yield _jobs_bar(self)
         yield Footer()
 
 
@@ -110,6 +122,7 @@ class BoardScreen(Screen[None]):
                 column.border_title = status.value.upper()
                 column.add_class("column")
                 yield column
+        yield _jobs_bar(self)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 TABS = ("all", "todo", "doing", "done")
 BODY_SEARCH_PAUSE = 0.15
+DETAIL_MIN_WIDTH = 100
+"""The narrowest terminal that shows the detail pane beside the list."""
 """Seconds without a new key before the bodies are searched."""
 
 
@@ -49,6 +51,11 @@ class MainScreen(Screen[None]):
         Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
         Binding("l,right", "focus_detail", "Detail", show=False),
         Binding("h,left", "focus_list", "List", show=False),
+        # the footer shows keys in this order and cuts what does not fit: help, quit and
+        # (while a job runs) cancel come first, so they stay at 80 columns
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+        Binding("x", "app.cancel_job", "Cancel job"),
         Binding("slash", "search", "Search"),
         # priority: handled as they arrive, so the keys typed right behind them in one burst
         # (a paste, a fast typist) reach the form they open, not this screen
@@ -63,7 +70,6 @@ class MainScreen(Screen[None]):
         Binding("S", "sync", "Sync"),
         Binding("r", "rescan", "Rescan", show=False),
         Binding("J", "jobs", "Jobs"),
-        Binding("question_mark", "help", "Help"),
         Binding("escape", "escape", "Cancel", show=False),
     ]
 
@@ -100,7 +106,7 @@ class MainScreen(Screen[None]):
             yield DetailPane(id="detail")
         with Vertical(id="bottom"):
             yield Input(placeholder="search: id, description, then body", id="search")
-            yield JobStatusBar(self.tf_app.clock, id="jobs-bar")
+            yield JobStatusBar(self.tf_app.jobs_board, id="jobs-bar")
         yield Footer()
 
     @property
@@ -200,10 +206,19 @@ class MainScreen(Screen[None]):
             self._apply(keep=current.id if current else None)
 
     def _apply(self, keep: str | None = None, cursor: int | None = None) -> None:
-        width = None if self.query_text else self._id_width
-        self.query_one(TicketList).set_tickets(
-            self._visible(), keep=keep, id_width=width, cursor=cursor
-        )
+        width = self._id_width  # the whole list's: a search keeps the columns in place
+        tickets = self.query_one(TicketList)
+        tickets.empty_note = self._empty_note()
+        tickets.set_tickets(self._visible(), keep=keep, id_width=width, cursor=cursor)
+
+    def _empty_note(self) -> str:
+        """What an empty list means: nothing matches the search, or nothing is there."""
+        where = "" if self.tab == "all" else f" in {self.tab}"
+        if self.query_text.strip():
+            return f"no tickets match {self.query_text.strip()!r}{where}"
+        if self.tab != "all":
+            return f"no {self.tab} tickets"
+        return "no tickets yet: n makes one"
 
     # --- events ----------------------------------------------------------------------------
 
@@ -211,7 +226,7 @@ class MainScreen(Screen[None]):
         summary = event.ticket
         self.current_id = None if summary is None else summary.id
         if summary is None:
-            self.query_one(DetailPane).show(None)
+            self.query_one(DetailPane).show(None, self._empty_note())
             return
         ticket = self.tf_app.full_ticket(summary)
         note = f"{summary.path} cannot be read: changed or removed since the list was read"
@@ -251,9 +266,21 @@ class MainScreen(Screen[None]):
         index = (TABS.index(self.tab) + step) % len(TABS)
         self.action_tab(TABS[index])
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Below ``DETAIL_MIN_WIDTH`` columns the list takes the whole width (the id, the
+        status and the description need it); ``l`` and enter open the detail screen."""
+        self.query_one(DetailPane).display = event.size.width >= DETAIL_MIN_WIDTH
+
     def action_focus_detail(self) -> None:
-        """Into the detail pane, to scroll a long body with the keys (``h`` comes back)."""
-        self.query_one(DetailPane).focus()
+        """Into the detail pane, to scroll a long body with the keys (``h`` comes back);
+        the detail screen when the pane is hidden (a narrow terminal)."""
+        pane = self.query_one(DetailPane)
+        if pane.display:
+            pane.focus()
+            return
+        current = self.query_one(TicketList).current
+        if current is not None:
+            self.tf_app.open_detail(current)
 
     def action_focus_list(self) -> None:
         self.query_one(TicketList).focus()

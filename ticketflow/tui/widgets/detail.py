@@ -72,7 +72,7 @@ class DetailPane(VerticalScroll):
         fields = self.query_one("#detail-fields", Static)
         body = self.query_one("#detail-body", Markdown)
         if ticket is None:
-            fields.update(note)
+            fields.update(Text(note))  # plain text: a search query is no markup
             body.update("")
             return
         fields.update(fields_table(ticket))

@@ -20,12 +20,14 @@ from textual.strip import Strip
 
 from ticketflow.index import Summary
 from ticketflow.tui.messages import TicketChosen, TicketHighlighted
+from ticketflow.tui.widgets.columns import Columns, layout
 
 STATUS_STYLE = {"todo": "bold cyan", "doing": "bold yellow", "done": "dim green"}
 
 
 class TicketList(ScrollView, can_focus=True):
-    """Rows of tickets: id, priority, status, description, created, parent."""
+    """Rows of tickets: id, priority, status, description, created, parent, as many of
+    them as the width allows (``columns.layout``)."""
 
     DEFAULT_CSS = """
     TicketList { height: 1fr; background: $surface; overflow-x: hidden; }
@@ -51,6 +53,10 @@ class TicketList(ScrollView, can_focus=True):
         self.tickets: Sequence[Summary] = []
         self.compact = compact
         self._id_width = 20
+        """The longest id of the list (the id column is as wide as room allows, up to it)."""
+        self._layout: tuple[tuple[int, int], Columns] | None = None
+        self.empty_note = ""
+        """What the list says when it has no row ("no tickets match 'xyz'")."""
 
     # --- data ------------------------------------------------------------------------------
 
@@ -68,7 +74,7 @@ class TicketList(ScrollView, can_focus=True):
         self.tickets = tickets
         if id_width is None:
             id_width = max(map(len, (t.id for t in tickets)), default=20)
-        self._id_width = min(40, id_width)
+        self._id_width = id_width
         index = cursor or 0
         if keep is not None and cursor is None:
             index = next((i for i, t in enumerate(tickets) if t.id == keep), 0)
@@ -86,33 +92,25 @@ class TicketList(ScrollView, can_focus=True):
 
     # --- drawing ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _tail(width: int, created: str, parent: str) -> str:
-        """Created and parent columns, dropped when the list is too narrow for them."""
-        tail = ""
-        if width >= 90:
-            tail += f"  {created:<10}"
-        if width >= 120:
-            tail += f"  {parent[:13]:<13}"
-        return tail
+    def _columns(self, width: int) -> Columns:
+        key = (width, self._id_width)
+        if self._layout is None or self._layout[0] != key:
+            self._layout = (key, layout(width, self._id_width))
+        return self._layout[1]
 
     def _row_text(self, t: Summary, width: int) -> str:
         if self.compact:
             return f"{t.priority:>3} {t.description or t.id}"[:width].ljust(width)
         created = t.created[:10] or "-"  # ISO 8601: the date as written in the ticket
-        fixed = f"{t.id:<{self._id_width}.{self._id_width}}  {t.priority:>3}  {t.status:<5}  "
-        tail = self._tail(width, created, t.parent)
-        room = max(10, width - len(fixed) - len(tail))
-        desc = t.description if len(t.description) <= room else t.description[: room - 1] + "…"
-        return f"{fixed}{desc:<{room}}{tail}"
+        cells = (t.id, str(t.priority), t.status, t.description, created, t.parent[:13])
+        return self._columns(width).render(cells)
 
     def _header_text(self, width: int) -> str:
         if self.compact:
             return "PRI DESCRIPTION"[:width].ljust(width)
-        fixed = f"{'ID':<{self._id_width}}  {'PRI':>3}  {'STAT':<5}  "
-        tail = self._tail(width, "CREATED", "PARENT")
-        room = max(10, width - len(fixed) - len(tail))
-        return f"{fixed}{'DESCRIPTION':<{room}}{tail}"
+        return self._columns(width).render(
+            ("ID", "PRI", "STAT", "DESCRIPTION", "CREATED", "PARENT")
+        )
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -122,21 +120,25 @@ class TicketList(ScrollView, can_focus=True):
             return Strip([Segment(self._header_text(width)[:width].ljust(width), style)])
         index = scroll_y + y - 1
         if index >= len(self.tickets):
+            if index == 0 and self.empty_note:
+                note = self.empty_note[:width].ljust(width)
+                return Strip([Segment(note, self.rich_style + Style(dim=True, italic=True))])
             return Strip.blank(width, self.rich_style)
         ticket = self.tickets[index]
         text = self._row_text(ticket, width)[:width].ljust(width)
         base = self.rich_style
         if index == self.cursor:
             base = base + self.get_component_rich_style("ticket-list--cursor")
-        if self.compact:
+        span = None if self.compact else self._columns(width).status_span()
+        if span is None:
             return Strip([Segment(text, base)])
-        start = self._id_width + 7
+        start, end = span
         status = Style.parse(STATUS_STYLE[ticket.status])
         return Strip(
             [
                 Segment(text[:start], base),
-                Segment(text[start : start + 5], base + status),
-                Segment(text[start + 5 :], base),
+                Segment(text[start:end], base + status),
+                Segment(text[end:], base),
             ]
         )
 
