@@ -17,7 +17,6 @@ from ticketflow.errors import NetworkError
 from ticketflow.jobs import JobId, JobProgress, JobStatus
 from ticketflow.store import TicketStore
 from ticketflow.tui.app import TicketflowApp, create_app
-from ticketflow.tui.widgets.jobs_bar import JobStatusBar
 
 SIZE = (110, 32)
 
