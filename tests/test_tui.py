@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from conftest import git, settle_app
+from textual.binding import Binding
 from textual.widgets import Input, Tabs
 
 from ticketflow.model import Status
 from ticketflow.store import TicketStore
 from ticketflow.tui.app import TicketflowApp, create_app
-from ticketflow.tui.screens.forms import CloseTicketScreen, NewTicketScreen
+from ticketflow.tui.screens.forms import CloseTicketScreen, EditRejectedScreen, NewTicketScreen
 from ticketflow.tui.screens.info import BoardScreen, DetailScreen, HelpScreen
 from ticketflow.tui.widgets.detail import DetailPane
 from ticketflow.tui.widgets.ticket_list import TicketList
@@ -648,3 +649,64 @@ async def test_the_list_lays_its_columns_out_from_the_width(
         assert pane.display is (width >= 100)  # at 80 the list takes the whole width
         footer = shown(app).splitlines()[-1]
         assert "Help" in footer and "Quit" in footer  # the keys that matter most stay
+
+
+def test_every_key_of_the_main_screen_is_in_the_palette() -> None:
+    from ticketflow.tui.commands import ACTIONS
+    from ticketflow.tui.screens.main import MainScreen
+
+    in_palette = {action.removeprefix("app.") for _title, action, _key in ACTIONS}
+    for binding in MainScreen.BINDINGS:
+        assert isinstance(binding, Binding)
+        action = binding.action.removeprefix("app.")
+        if action != "escape":  # it closes the search, else cancels: both are in there
+            assert action in in_palette, f"{binding.key}: {action} is not in the palette"
+    assert {"quit", "cancel_job", "open_detail"} <= in_palette
+
+
+async def test_errors_in_the_tui_name_its_keys_not_commands(filled: TicketStore) -> None:
+    filled.close("gamma", reason="not needed")
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("G", "s")  # gamma is last: closed, so it cannot be started
+        await settle(app, pilot)
+        (error,) = [n.message for n in app._notifications if n.title == "Error"]
+        assert "is closed" in error
+        assert "press o" in error and "ticketflow reopen" not in error
+
+
+@pytest.mark.parametrize("choice", ["e", "d"])
+async def test_a_broken_edit_offers_to_edit_again_or_discard(
+    filled: TicketStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, choice: str
+) -> None:
+    # the first run of the editor breaks the YAML, the second one makes a valid change
+    runs = tmp_path / "runs"
+    script = tmp_path / "ed.py"
+    script.write_text(
+        "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        f"runs = pathlib.Path({str(runs)!r})\n"
+        "n = int(runs.read_text()) if runs.exists() else 0\nruns.write_text(str(n + 1))\n"
+        "text = p.read_text()\n"
+        "if n == 0:\n    p.write_text(text.replace('priority: 1', 'priority: [1'))\n"
+        "else:\n    p.write_text(text.replace('priority: [1', 'priority: 3'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")  # alpha, priority 1
+        await wait_until(pilot, lambda: isinstance(app.screen, EditRejectedScreen))
+        assert "invalid YAML" in shown(app)
+        copies = list((filled.root / ".git/ticketflow/edit").iterdir())
+        assert len(copies) == 1
+        await pilot.press(choice)
+        await settle(app, pilot)
+        assert app.screen is app.main
+        if choice == "e":
+            assert filled.get("alpha").priority == 3  # the second edit was saved
+            assert runs.read_text() == "2"
+        else:
+            assert filled.get("alpha").priority == 1  # unchanged, and the copy is gone
+            assert not copies[0].exists()
+            assert runs.read_text() == "1"

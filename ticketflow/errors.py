@@ -36,10 +36,14 @@ class TicketflowError(Exception):
     """True when trying again later may succeed (a timeout, a refused or reset connection);
     the job queue retries only these. User errors are never transient."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, remedy: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.remedy = remedy
+        """The action that would help, by name (``start``, ``close``, ``reopen``, ``pull``):
+        ``hint`` says it as a command line; a face with other means (the TUI's keys) words
+        it its own way from this, never from the hint's text."""
 
     def details(self) -> dict[str, object]:
         """Structured facts for scripts, added to the JSON error object."""
@@ -256,6 +260,7 @@ class EditConflictError(ConflictError):
             f"your edit ({what}); your edit was not applied",
             hint=(f"your edit is kept in {kept}; " if kept else "")
             + f"look at the ticket now (ticketflow show {ticket_id}) and edit it again",
+            remedy="edit",
         )
         self.ticket_id = ticket_id
         self.fields = tuple(fields)

@@ -385,11 +385,15 @@ class TicketStore:
         def change(t: Ticket, now: datetime) -> Ticket:
             if t.status is Status.DOING:
                 raise InvalidTransitionError(
-                    f"ticket {t.id} is already started", hint=f"close it: ticketflow close {t.id}"
+                    f"ticket {t.id} is already started",
+                    hint=f"close it: ticketflow close {t.id}",
+                    remedy="close",
                 )
             if t.status is Status.DONE:
                 raise InvalidTransitionError(
-                    f"ticket {t.id} is closed", hint=f"reopen it first: ticketflow reopen {t.id}"
+                    f"ticket {t.id} is closed",
+                    hint=f"reopen it first: ticketflow reopen {t.id}",
+                    remedy="reopen",
                 )
             return t.with_changes(started_at=now)
 
@@ -433,6 +437,7 @@ class TicketStore:
                 raise InvalidTransitionError(
                     f"ticket {t.id} was never started; closing it needs a reason",
                     hint=f'ticketflow close {t.id} --reason "duplicate of ..."',
+                    remedy="close_with_reason",
                 )
             body = t.body
             if reason is not None:

@@ -39,6 +39,16 @@ from ticketflow.tui.widgets.jobs_bar import JobBoard, JobStatusBar
 REBUILT = (CacheState.CREATED, CacheState.REBUILT)
 """A scan that made the cache anew changed what the list shows, whatever it parsed."""
 
+REMEDY_KEYS = {
+    "start": "start it: press s",
+    "close": "close it: press c",
+    "close_with_reason": "press c and give a reason (it was never started)",
+    "reopen": "reopen it first: press o",
+    "pull": "pull first (p), then push again (P); or sync (S)",
+    "edit": "look at the ticket now, then edit it again (e)",
+}
+"""``TicketflowError.remedy`` -> the hint with this interface's keys."""
+
 Loader = Callable[[], SummaryList | None]
 """Where the list comes from: the index's cached summaries, or None when there is no usable
 cache yet (the first scan creates it)."""
@@ -389,7 +399,10 @@ class TicketflowApp(App[None]):
         self.problems = problems
 
     def show_error(self, exc: TicketflowError) -> None:
-        message = exc.message + (f"\n{exc.hint}" if exc.hint else "")
+        """An error and what to do about it, said with this interface's keys where the
+        error names its remedy (its hint is a command line for the terminal)."""
+        hint = REMEDY_KEYS.get(exc.remedy or "", exc.hint)
+        message = exc.message + (f"\n{hint}" if hint else "")
         self.notify(message, title="Error", severity="error", timeout=8)
 
 

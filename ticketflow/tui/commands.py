@@ -17,15 +17,23 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Push to the remote", "push", "P"),
     ("Sync: pull, then push", "sync", "S"),
     ("Rescan the ticket files", "rescan", "r"),
-    ("Cancel the running job", "cancel_job", "esc"),
+    ("Cancel the running job", "cancel_job", "x"),
     ("Show jobs", "jobs", "J"),
     ("Board view", "board", "b"),
     ("Show all tickets", "tab('all')", "a"),
     ("Show todo tickets", "tab('todo')", "1"),
     ("Show doing tickets", "tab('doing')", "2"),
     ("Show done tickets", "tab('done')", "3"),
+    ("Open the selected ticket's detail", "open_detail", "enter"),
+    ("Into the detail pane", "focus_detail", "l"),
+    ("Back to the list", "focus_list", "h"),
+    ("Next tab", "cycle_tab(1)", "tab"),
+    ("Previous tab", "cycle_tab(-1)", "shift+tab"),
     ("Help: the key map", "help", "?"),
+    ("Quit", "app.quit", "q"),
 )
+"""Every action a key of the main screen runs (moving the cursor aside): one place to
+find any of them by name. ``tests/test_tui.py`` checks none is missing."""
 
 
 class TicketflowCommands(Provider):

@@ -1,10 +1,12 @@
-"""Dialogs: the new-ticket form (validated as you type) and the close dialog."""
+"""Dialogs: the new-ticket form (validated as you type), the close dialog, and what to do
+with an edit that is not a valid ticket."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -228,3 +230,40 @@ class CloseTicketScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class EditRejectedScreen(ModalScreen[str]):
+    """The edited ticket does not parse: edit again, discard, or keep the copy to fix by
+    hand (what ``ticketflow edit`` asks in a terminal). Dismissed with ``again``,
+    ``discard`` or ``keep``."""
+
+    DEFAULT_CSS = DIALOG_CSS.replace("CloseTicketScreen", "EditRejectedScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "choose('keep')", "Keep the copy"),
+        Binding("e", "choose('again')", "Edit again"),
+        Binding("d", "choose('discard')", "Discard"),
+    ]
+
+    def __init__(self, problem: str, copy: str) -> None:
+        super().__init__()
+        self.problem = problem
+        self.copy = copy
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static("[b]The edit is not a valid ticket[/b]")
+            yield Static(Text(self.problem), classes="error")
+            yield Static(Text(f"Your edit is in {self.copy}"))
+            with Horizontal(classes="buttons"):
+                yield Button("Keep the copy (esc)", id="keep")
+                yield Button("Discard (d)", id="discard", variant="warning")
+                yield Button("Edit again (e)", id="again", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#again", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "keep")
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)

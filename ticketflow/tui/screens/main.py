@@ -277,7 +277,11 @@ class MainScreen(Screen[None]):
         pane = self.query_one(DetailPane)
         if pane.display:
             pane.focus()
-            return
+        else:
+            self.action_open_detail()
+
+    def action_open_detail(self) -> None:
+        """What enter on a row does, for the command palette."""
         current = self.query_one(TicketList).current
         if current is not None:
             self.tf_app.open_detail(current)
@@ -415,22 +419,39 @@ class MainScreen(Screen[None]):
 
     def action_edit(self) -> None:
         t = self._current()
-        if t is None:
-            return
+        if t is not None:
+            self._edit(t.id)
+
+    @work(exclusive=True, group="edit")
+    async def _edit(self, ticket_id: str) -> None:
+        """$EDITOR on a copy; a broken result offers to edit again or discard, as the
+        command line asks (a worker on the loop: it waits for that choice)."""
         from ticketflow import editing
+        from ticketflow.tui.screens.forms import EditRejectedScreen
 
         store = self.tf_app.store
         try:
-            session = editing.begin_edit(store, t.id)
-            try:
-                with self.app.suspend():
+            session = editing.begin_edit(store, ticket_id)
+            while True:
+                try:
+                    with self.app.suspend():
+                        editing.run_editor(session)
+                except SuspendNotSupported:  # a headless driver (tests): nothing to suspend
                     editing.run_editor(session)
-            except SuspendNotSupported:  # a headless driver (tests): nothing to suspend
-                editing.run_editor(session)
-            try:
-                text = editing.check_edit(session)
-            except MalformedTicketError as problem:
-                raise editing.rejected(session, problem) from None
+                try:
+                    text = editing.check_edit(session)
+                    break
+                except MalformedTicketError as problem:
+                    choice = await self.app.push_screen_wait(
+                        EditRejectedScreen(problem.message, str(session.work))
+                    )
+                    if choice == "again":
+                        continue
+                    if choice == "discard":
+                        session.work.unlink(missing_ok=True)
+                        self.notify("Edit discarded; the ticket is unchanged")
+                        return
+                    raise editing.rejected(session, problem) from None
             updated = editing.finish_edit(store, session, text)
         except TicketflowError as exc:
             self.tf_app.show_error(exc)
