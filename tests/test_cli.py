@@ -105,7 +105,10 @@ def test_init_writes_go_config_and_commits(tmp_path: Path, run: Cli) -> None:
     result = run(root, "init")
     assert result.exit_code == 0, result.output
     assert "Initialized ticket system successfully" in result.stdout
-    assert (root / ".ticketflow.yaml").read_text() == default_config_text()
+    # the Go tool's bytes, but the worktree folder is named after the repository (the Go
+    # tool's README recommends ../<name>.worktrees; its default is shared by siblings)
+    written = (root / ".ticketflow.yaml").read_text()
+    assert written == default_config_text().replace("../.worktrees", "../r.worktrees")
     assert (root / ".gitignore").read_text() == "\n# TicketFlow\ncurrent-ticket.md\n.worktrees/\n"
     for d in ("todo", "doing", "done"):
         assert (root / "tickets" / d).is_dir()
@@ -123,7 +126,7 @@ def test_init_records_the_repositorys_own_default_branch(tmp_path: Path, run: Cl
     result = run(root, "init", "-o", "json")
     assert js(result.stdout)["default_branch"] == "master"
     text = (root / ".ticketflow.yaml").read_text()
-    assert text == default_config_text("master")
+    assert text == default_config_text("master", "../old.worktrees")
     assert "    default_branch: master\n" in text
     git(root, "config", "user.name", "t")
     git(root, "config", "user.email", "t@example.com")

@@ -137,3 +137,31 @@ def test_init_fetch_is_skipped_without_the_remote_and_a_failure_shows_gits_error
     warning = next(line for line in r.stderr.splitlines() if line.startswith("Warning"))
     assert warning.startswith("Warning: init command 'git fetch origin' failed (exit 128): fatal:")
     assert "does not appear to be a git repository" in warning
+
+
+def test_init_names_the_worktree_folder_after_the_repository(tmp_path: Path, run: Cli) -> None:
+    root = tmp_path / "shop"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    assert run(root, "init").exit_code == 0
+    tid = json.loads(run(root, "new", "wt", "-o", "json").stdout)["ticket"]["id"]
+    started = run(root, "start", tid)
+    assert started.exit_code == 0, started.output
+    where = (tmp_path / "shop.worktrees" / tid).resolve()
+    assert f"  Worktree: {where}\n" in started.stdout  # start says where it is
+    assert (where / f"tickets/doing/{tid}.md").is_file()
+    assert not (tmp_path / ".worktrees").exists()  # not the folder siblings share
+
+
+def test_a_worktree_made_elsewhere_is_reused(repo: Path, run: Cli, tmp_path: Path) -> None:
+    # the Go tool (or an earlier base_dir) put the ticket's worktree somewhere else
+    configure(repo, worktrees=True, commands=[])
+    tid = json.loads(run(repo, "new", "moved", "-o", "json").stdout)["ticket"]["id"]
+    run(repo, "start", tid, "--no-branch")
+    elsewhere = tmp_path / "elsewhere" / tid
+    git(repo, "worktree", "add", "-q", "-b", tid, str(elsewhere))
+    from ticketflow.store import TicketStore
+    from ticketflow.workspace import add_worktree
+
+    store = TicketStore.open(repo)
+    assert add_worktree(repo, store.config, tid) == elsewhere

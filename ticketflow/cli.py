@@ -323,7 +323,8 @@ def init_cmd(out: Output, no_commit: bool) -> None:
         )
         return
     branch = detect_default_branch(root)
-    atomic_write(config_path, default_config_text(branch).encode("utf-8"))
+    worktrees = f"../{root.name}.worktrees"
+    atomic_write(config_path, default_config_text(branch, worktrees).encode("utf-8"))
     config = load_config(config_path)
     for status in Status:
         (root / config.tickets_dir / config.status_dirs()[status.value]).mkdir(

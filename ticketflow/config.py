@@ -264,10 +264,15 @@ def detect_default_branch(root: Path) -> str:
     return read_head_branch(root) or "main"
 
 
-def default_config_text(default_branch: str = "main") -> str:
-    """What ``init`` writes: byte for byte the file the Go tool's ``init`` writes, but for
-    ``git.default_branch``, which is the repository's own (the Go tool always writes main)."""
+def default_config_text(
+    default_branch: str = "main", worktree_base: str = "../.worktrees"
+) -> str:
+    """The file the Go tool's ``init`` writes, byte for byte with the defaults. ``init``
+    gives the repository's own default branch (the Go tool always writes main) and a
+    worktree folder named after the repository, ``../<name>.worktrees``, as the Go tool's
+    README recommends (its default ``../.worktrees`` is shared by every sibling repository)."""
     branch = default_branch if _plain_yaml_word(default_branch) else json.dumps(default_branch)
+    base = worktree_base if _plain_yaml_word(worktree_base) else json.dumps(worktree_base)
     template = "\n".join(
         ("        " + line) if line else "" for line in DEFAULT_TEMPLATE.split("\n")
     )
@@ -275,7 +280,7 @@ def default_config_text(default_branch: str = "main") -> str:
     default_branch: {branch}
 worktree:
     enabled: true
-    base_dir: ../.worktrees
+    base_dir: {base}
     init_commands:
         - git fetch origin
 tickets:
@@ -296,7 +301,7 @@ timeouts:
 
 def _plain_yaml_word(text: str) -> bool:
     """A branch name that YAML reads back as the same string when written plain."""
-    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", text)) and text.lower() not in {
+    return bool(re.fullmatch(r"[A-Za-z_.][A-Za-z0-9_./-]*", text)) and text.lower() not in {
         "true",
         "false",
         "yes",

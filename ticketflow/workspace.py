@@ -96,8 +96,13 @@ def add_worktree(root: Path, config: Config, ticket_id: str) -> Path:
     """A worktree for the ticket on branch ``<ID>`` at the current HEAD (reused if present)."""
     repo = open_repo(root)
     path = worktree_path(root, config, ticket_id)
-    if ticket_id in repo.list_worktrees() and path.exists():
-        return path
+    if ticket_id in repo.list_worktrees():
+        # reused wherever it is (the Go tool, or another base_dir, may have put it there)
+        existing = Path(repo.lookup_worktree(ticket_id).path)
+        if existing.exists():
+            return existing
+        if path.exists():
+            return path
     branch = repo.branches.local.get(ticket_id)
     if branch is None:
         branch = repo.branches.local.create(ticket_id, repo.head.peel(pygit2.Commit))
