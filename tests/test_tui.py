@@ -495,7 +495,9 @@ async def test_palette_cancel_leaves_an_open_search_alone(filled: TicketStore) -
         await settle(app, pilot)
         await pilot.press("slash", *"alp")
         await settle(app, pilot)
-        await app.main.run_action(action)
+        from ticketflow.tui.commands import TicketflowCommands
+
+        await TicketflowCommands(app.screen)._run(action)  # as the palette runs it
         await pilot.pause()
         assert app.main.query_one("#search", Input).display  # still searching
         assert ids(app) == ["alpha"]
@@ -579,7 +581,9 @@ async def test_the_keys_that_open_forms_are_text_in_the_search_box(filled: Ticke
     app = create_app(filled)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash", *"unc")
+        _burst(app, ["slash", *"unc"])  # in one burst: the box has the focus at once
+        await pilot.pause()
+        await pilot.pause()
         assert app.screen is app.main  # n and c typed into the box, no form opened
         assert app.main.query_one("#search", Input).value == "unc"
 
@@ -710,3 +714,22 @@ async def test_a_broken_edit_offers_to_edit_again_or_discard(
             assert filled.get("alpha").priority == 1  # unchanged, and the copy is gone
             assert not copies[0].exists()
             assert runs.read_text() == "1"
+
+
+async def test_a_burst_of_list_keys_runs_in_order(filled: TicketStore) -> None:
+    # "jjs" typed fast must start the ticket two rows down, not the one the cursor was on
+    # when the keys arrived (ordinary bindings run after the key came back up; ours, all
+    # priority bindings, run as the keys arrive)
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert ids(app)[2] == "gamma"
+        _burst(app, ["j", "j", "s"])
+        await settle(app, pilot)
+        assert filled.get("gamma").status is Status.DOING
+        assert filled.get("alpha").status is Status.TODO
+        _burst(app, ["k", "k", "c"])  # the close dialog is for the ticket the keys reached
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, CloseTicketScreen)
+        assert dialog.ticket_id == filled.get("alpha").id

@@ -40,11 +40,21 @@ class TicketflowCommands(Provider):
     """Runs the main screen's actions; the key is shown as help."""
 
     async def _run(self, action: str) -> None:
+        """Call the action itself: the main screen's ``check_action`` holds its keys back
+        while the search box has the focus, which a choice in the palette must not be."""
+        import inspect
+
+        from textual.actions import parse
+
         from ticketflow.tui.app import TicketflowApp
 
         app = self.app
         assert isinstance(app, TicketflowApp)
-        await app.main.run_action(action)
+        namespace, name, parameters = parse(action)
+        target = app if namespace == "app" else app.main
+        result = getattr(target, f"action_{name}")(*parameters)
+        if inspect.isawaitable(result):
+            await result
 
     async def discover(self) -> Hits:
         for title, action, key in ACTIONS:

@@ -36,41 +36,44 @@ if TYPE_CHECKING:
 
 TABS = ("all", "todo", "doing", "done")
 BODY_SEARCH_PAUSE = 0.15
+"""Seconds without a new key before the bodies are searched."""
 DETAIL_MIN_WIDTH = 100
 """The narrowest terminal that shows the detail pane beside the list."""
-"""Seconds without a new key before the bodies are searched."""
 
 
 class MainScreen(Screen[None]):
+    # Every key here is a priority binding: Textual runs those as the keys arrive, in
+    # order, while an ordinary binding runs only after the key has gone down to the focused
+    # widget and come back up. Mixed, a burst of keys (a paste, a fast typist, tmux) runs out
+    # of order: "jjs" would start the ticket the cursor was on before the two j. While the
+    # search box has the focus, ``check_action`` lets the letters through to it.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "tab('all')", "All", show=False),
-        Binding("1", "tab('todo')", "Todo", show=False),
-        Binding("2", "tab('doing')", "Doing", show=False),
-        Binding("3", "tab('done')", "Done", show=False),
+        Binding("a", "tab('all')", "All", show=False, priority=True),
+        Binding("1", "tab('todo')", "Todo", show=False, priority=True),
+        Binding("2", "tab('doing')", "Doing", show=False, priority=True),
+        Binding("3", "tab('done')", "Done", show=False, priority=True),
         Binding("tab", "cycle_tab(1)", "Next tab", show=False, priority=True),
         Binding("shift+tab", "cycle_tab(-1)", "Previous tab", show=False, priority=True),
-        Binding("l,right", "focus_detail", "Detail", show=False),
-        Binding("h,left", "focus_list", "List", show=False),
+        Binding("l,right", "focus_detail", "Detail", show=False, priority=True),
+        Binding("h,left", "focus_list", "List", show=False, priority=True),
         # the footer shows keys in this order and cuts what does not fit: help, quit and
         # (while a job runs) cancel come first, so they stay at 80 columns
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "app.quit", "Quit"),
-        Binding("x", "app.cancel_job", "Cancel job"),
-        Binding("slash", "search", "Search"),
-        # priority: handled as they arrive, so the keys typed right behind them in one burst
-        # (a paste, a fast typist) reach the form they open, not this screen
+        Binding("question_mark", "help", "Help", priority=True),
+        Binding("q", "app.quit", "Quit", priority=True),
+        Binding("x", "app.cancel_job", "Cancel job", priority=True),
+        Binding("slash", "search", "Search", priority=True),
         Binding("n", "new", "New", priority=True),
-        Binding("s", "start", "Start"),
+        Binding("s", "start", "Start", priority=True),
         Binding("c", "close_ticket", "Close", priority=True),
-        Binding("o", "reopen", "Reopen", show=False),
-        Binding("e", "edit", "Edit"),
-        Binding("b", "board", "Board", show=False),
-        Binding("p", "pull", "Pull"),
-        Binding("P", "push", "Push"),
-        Binding("S", "sync", "Sync"),
-        Binding("r", "rescan", "Rescan", show=False),
-        Binding("J", "jobs", "Jobs"),
-        Binding("escape", "escape", "Cancel", show=False),
+        Binding("o", "reopen", "Reopen", show=False, priority=True),
+        Binding("e", "edit", "Edit", priority=True),
+        Binding("b", "board", "Board", show=False, priority=True),
+        Binding("p", "pull", "Pull", priority=True),
+        Binding("P", "push", "Push", priority=True),
+        Binding("S", "sync", "Sync", priority=True),
+        Binding("r", "rescan", "Rescan", show=False, priority=True),
+        Binding("J", "jobs", "Jobs", priority=True),
+        Binding("escape", "escape", "Cancel", show=False, priority=True),
     ]
 
     def __init__(self) -> None:
@@ -87,9 +90,9 @@ class MainScreen(Screen[None]):
         """Body matches of the query they were found for (after the id/description ones)."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The keys that open a form are letters: while the search box has the focus they
-        are text for it (a priority binding would take them first otherwise)."""
-        return not (action in ("new", "close_ticket") and isinstance(self.focused, Input))
+        """While the search box has the focus, the keys are text for it (the bindings here
+        are priority bindings, which would take them first); ESC still closes it."""
+        return action == "escape" or not isinstance(self.focused, Input)
 
     @property
     def tf_app(self) -> TicketflowApp:
@@ -292,7 +295,9 @@ class MainScreen(Screen[None]):
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = True
-        box.focus()
+        # at once, not after a refresh (``focus()``): the keys typed right behind the /
+        # are text for the box, and none of them may open a form instead
+        self.set_focus(box)
 
     def action_cancel_job(self) -> None:
         """Cancel the running job (the palette's entry: ESC would close a search first)."""

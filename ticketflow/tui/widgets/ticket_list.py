@@ -36,14 +36,15 @@ class TicketList(ScrollView, can_focus=True):
     TicketList:focus > .ticket-list--cursor { background: $accent; }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {"ticket-list--header", "ticket-list--cursor"}
+    # priority, as the main screen's keys are, so a burst of them runs in order (see there)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j,down", "cursor_down", "Down", show=False),
-        Binding("k,up", "cursor_up", "Up", show=False),
-        Binding("g,home", "first", "First", show=False),
-        Binding("G,end", "last", "Last", show=False),
-        Binding("pagedown", "page_down", show=False),
-        Binding("pageup", "page_up", show=False),
-        Binding("enter", "choose", "Open", show=False),
+        Binding("j,down", "cursor_down", "Down", show=False, priority=True),
+        Binding("k,up", "cursor_up", "Up", show=False, priority=True),
+        Binding("g,home", "first", "First", show=False, priority=True),
+        Binding("G,end", "last", "Last", show=False, priority=True),
+        Binding("pagedown", "page_down", show=False, priority=True),
+        Binding("pageup", "page_up", show=False, priority=True),
+        Binding("enter", "choose", "Open", show=False, priority=True),
     ]
 
     cursor: reactive[int] = reactive(0)
