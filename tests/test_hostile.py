@@ -17,9 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import run_process
+from conftest import run_process, settle_app
 
 from ticketflow.jobs.history import HistoryEntry, JobHistory
+from ticketflow.store import TicketStore
 from ticketflow.textsafe import one_line, visible
 
 # --- escape sequences ---------------------------------------------------------------------
@@ -184,3 +185,88 @@ def test_json_output_escapes_every_control_and_keeps_the_text(repo: Path) -> Non
         if args[0] == "show":
             assert ticket["content"] == BODY
             assert ticket["closure_reason"] == "why \x1b]0;t\x07"
+
+
+# --- the TUI --------------------------------------------------------------------------------
+
+SIZE = (160, 40)
+
+
+def _screen_text(app: object) -> tuple[str, set[str]]:
+    """What the screen's segments would write as text (control segments are Textual's own
+    cursor moves), and the links their styles carry."""
+    strips = app.screen._compositor.render_strips()  # type: ignore[attr-defined]
+    lines = []
+    links: set[str] = set()
+    for strip in strips:
+        text = ""
+        for segment in strip:
+            if segment.control:
+                continue
+            text += segment.text
+            if segment.style is not None and segment.style.link:
+                links.add(segment.style.link)
+        lines.append(text)
+    return "\n".join(lines), links
+
+
+def _flat(text: str, region: object) -> str:
+    """The text of one widget's ``region`` of the screen, its whitespace collapsed (the
+    Markdown widget joins and wraps lines)."""
+    lines = text.split("\n")[region.y : region.bottom]  # type: ignore[attr-defined]
+    cut = [line[region.x : region.right] for line in lines]  # type: ignore[attr-defined]
+    return " ".join(" ".join(cut).split())
+
+
+async def test_tui_shows_hostile_text_escaped_and_never_raw(store: TicketStore) -> None:
+    from ticketflow.tui.app import create_app
+    from ticketflow.tui.screens.info import DetailScreen
+    from ticketflow.tui.widgets.detail import DetailPane
+
+    plant_hostile(store.root)
+    app = create_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_app(app, pilot)
+        text, links = _screen_text(app)
+        assert RAW_CONTROL.search(text) is None, repr(RAW_CONTROL.search(text))
+        assert not links
+        assert "desc \\x1b]52;c;aGk=\\x07 \\x9b31m" in text  # the list row and the detail
+        detail = _flat(text, app.main.query_one(DetailPane).content_region)
+        assert "clipboard \\x1b]52;c;aGFja2Vk\\x1b\\ end" in detail  # the Markdown body
+        assert "link \\x1b]8;;https://evil.example\\x1b\\click" in detail
+        assert "csi \\x1b[31m7-bit \\x9b31m red" in detail
+        assert "[link=https://evil.example]x" in detail  # markup is shown, not obeyed
+        await pilot.press("enter")
+        await settle_app(app, pilot)
+        assert isinstance(app.screen, DetailScreen)
+        text, links = _screen_text(app)
+        assert RAW_CONTROL.search(text) is None and not links
+        flat = " ".join(text.split())
+        assert "title \\x1b]0;pwned-title\\x07 end" in flat
+        assert "why \\x1b]0;t\\x07" in flat
+        await pilot.press("escape", "q")
+
+
+async def test_tui_notifications_and_forms_show_markup_as_text(store: TicketStore) -> None:
+    from ticketflow.tui.app import create_app
+    from ticketflow.tui.screens.forms import NewTicketScreen
+
+    bad = store.root / "tickets/todo/250101-000001-bad.md"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('---\npriority: "[/] [link=x]"\n---\n\nbody\n')  # quoted in the error
+    app = create_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_app(app, pilot)
+        assert any("[/] [link=x]" in n.message for n in app._notifications)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NewTicketScreen)
+        await pilot.press("o", "k")  # the slug
+        await pilot.click("#parent")
+        await pilot.press("x", "[", "/", "]")
+        await pilot.pause()
+        text, _links = _screen_text(app)
+        assert "no ticket matches 'x[/]'" in text
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert app.return_code == 0

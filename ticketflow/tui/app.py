@@ -23,12 +23,14 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
+from textual.notifications import SeverityLevel
 
 from ticketflow.errors import TicketflowError
 from ticketflow.index import CacheState, ScanResult, Summary, SummaryList
 from ticketflow.jobs import Job, JobId, JobQueue, JobSettings, JobStatus
 from ticketflow.model import Status, Ticket
 from ticketflow.store import TicketFile, TicketStore
+from ticketflow.textsafe import visible
 from ticketflow.tui.bridge import pump_progress
 from ticketflow.tui.commands import TicketflowCommands
 from ticketflow.tui.messages import JobUpdate
@@ -125,7 +127,7 @@ class TicketflowApp(App[None]):
         self._folders: tuple[int, ...] = ()
 
     async def on_mount(self) -> None:
-        self.sub_title = f"{self.store.root.name}: loading tickets..."
+        self.sub_title = f"{visible(self.store.root.name)}: loading tickets..."
         if self.queue is None:
             self.queue = JobQueue.for_repo(self.store.root, self.settings)
         await self.queue.__aenter__()
@@ -329,7 +331,7 @@ class TicketflowApp(App[None]):
         self.call_from_thread(self._loaded, prepared)
 
     def _no_cache(self) -> None:
-        self.sub_title = f"{self.store.root.name}: indexing the tickets (first start)..."
+        self.sub_title = f"{visible(self.store.root.name)}: indexing the tickets (first start)..."
 
     def _loaded(self, prepared: Prepared) -> None:
         result = prepared.summaries
@@ -342,7 +344,7 @@ class TicketflowApp(App[None]):
         skipped = f", {len(problems)} unreadable" if problems else ""
         c = result.counts
         self.sub_title = (
-            f"{self.store.root.name}: {c['total']} tickets "
+            f"{visible(self.store.root.name)}: {c['total']} tickets "
             f"({c['todo']} todo, {c['doing']} doing, {c['done']} done){skipped}"
         )
         if problems and problems != self.problems:
@@ -352,6 +354,27 @@ class TicketflowApp(App[None]):
                 severity="warning",
             )
         self.problems = problems
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification (the screens' and widgets' ones come here too) as plain text
+        with its control characters escaped: messages quote ticket files, job results and
+        a remote's own words, which must neither be read as markup nor reach the terminal.
+        ``markup`` is accepted for the signature's sake and never used."""
+        super().notify(
+            visible(message),
+            title=visible(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def show_error(self, exc: TicketflowError) -> None:
         message = exc.message + (f"\n{exc.hint}" if exc.hint else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -13,6 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from ticketflow.errors import TicketflowError
 from ticketflow.model import SLUG_RE, validate_slug
+from ticketflow.textsafe import visible
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class NewTicketScreen(ModalScreen[NewTicketRequest | None]):
         problem = self._problem()
         if event.input.id == "slug" and event.value and not SLUG_RE.match(event.value):
             problem = problem or "use lower-case letters, digits and hyphens only"
-        self.query_one("#problem", Static).update(problem)
+        # plain text: it quotes what was typed and what a lookup found ("[/]" is no markup)
+        self.query_one("#problem", Static).update(Text(visible(problem)))
         self.query_one("#create", Button).disabled = bool(problem)
 
     def _submit(self) -> None:

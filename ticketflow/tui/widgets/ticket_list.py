@@ -19,6 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ticketflow.index import Summary
+from ticketflow.textsafe import one_line
 from ticketflow.tui.messages import TicketChosen, TicketHighlighted
 
 STATUS_STYLE = {"todo": "bold cyan", "doing": "bold yellow", "done": "dim green"}
@@ -94,13 +95,16 @@ class TicketList(ScrollView, can_focus=True):
         return tail
 
     def _row_text(self, t: Summary, width: int) -> str:
+        # the description and parent are a file's text: one line, control characters
+        # escaped (a segment's text goes to the terminal as it is)
+        description = one_line(t.description)
         if self.compact:
-            return f"{t.priority:>3} {t.description or t.id}"[:width].ljust(width)
+            return f"{t.priority:>3} {description or t.id}"[:width].ljust(width)
         created = t.created[:10] or "-"  # ISO 8601: the date as written in the ticket
         fixed = f"{t.id:<{self._id_width}.{self._id_width}}  {t.priority:>3}  {t.status:<5}  "
-        tail = self._tail(width, created, t.parent)
+        tail = self._tail(width, created, one_line(t.parent))
         room = max(10, width - len(fixed) - len(tail))
-        desc = t.description if len(t.description) <= room else t.description[: room - 1] + "…"
+        desc = description if len(description) <= room else description[: room - 1] + "…"
         return f"{fixed}{desc:<{room}}{tail}"
 
     def _header_text(self, width: int) -> str:
