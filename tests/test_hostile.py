@@ -17,8 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import run_process, settle_app
 
+from ticketflow.errors import UnsafePathError
 from ticketflow.jobs.history import HistoryEntry, JobHistory
 from ticketflow.store import TicketStore
 from ticketflow.textsafe import one_line, visible
@@ -270,3 +272,206 @@ async def test_tui_notifications_and_forms_show_markup_as_text(store: TicketStor
         await pilot.press("escape")
         await pilot.press("q")
     assert app.return_code == 0
+
+
+# --- links in the ticket folders ----------------------------------------------------------
+
+PRIVATE = "PRIVATE-0123456789"
+TICKET = """---
+priority: 2
+description: {description}
+created_at: "2025-01-01T00:00:00Z"
+started_at: {started}
+closed_at: null
+---
+
+{body}
+"""
+
+
+def ticket_text(description: str, body: str = "body", started: str = "null") -> str:
+    return TICKET.format(description=description, body=body, started=started)
+
+
+def js(text: str) -> dict[str, object]:
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value
+
+
+def editor(tmp_path: Path) -> tuple[str, Path]:
+    """An $EDITOR that leaves a mark when it runs and changes the priority."""
+    mark = tmp_path / "editor-ran"
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys, pathlib\n"
+        f"pathlib.Path({str(mark)!r}).write_text('ran')\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('priority: 2', 'priority: 1'))\n"
+    )
+    return f"{sys.executable} {script}", mark
+
+
+def repo_holds(repo: Path, needle: str) -> list[str]:
+    """Files of the work tree (links not followed) and commits that contain ``needle``."""
+    found = [
+        str(p.relative_to(repo))
+        for p in repo.rglob("*")
+        if p.is_file() and not p.is_symlink() and needle.encode() in p.read_bytes()
+    ]
+    log = subprocess.run(
+        ["git", "log", "--all", "-p", "--format=%H"], cwd=repo, capture_output=True, check=True
+    ).stdout
+    if needle.encode() in log:
+        found.append("git history")
+    return found
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder outside the repository holding a private file shaped like a ticket."""
+    folder = tmp_path / "home-of-the-user"
+    folder.mkdir()
+    (folder / "private.md").write_text(ticket_text(PRIVATE, body=PRIVATE))
+    (folder / "250101-000009-private.md").write_text(ticket_text(PRIVATE, body=PRIVATE))
+    return folder
+
+
+def test_link_loops_and_links_through_a_file_are_that_files_problem(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Before: every command that looks a ticket up died with an OSError traceback."""
+    todo = repo / "tickets/todo"
+    todo.mkdir(parents=True)
+    (todo / "250101-000001-loop.md").symlink_to("250101-000001-loop.md")  # ELOOP
+    (todo / "loop-a").symlink_to("loop-b")
+    (todo / "loop-b").symlink_to("loop-a")
+    (todo / "250101-000002-pair.md").symlink_to("loop-a")  # ELOOP through two links
+    (todo / "250101-000003-through.md").symlink_to("../../.ticketflow.yaml/x")  # ENOTDIR
+    (todo / "250101-000004-dangling.md").symlink_to("nowhere.md")  # ENOENT
+    links = ["250101-000001-loop", "250101-000002-pair", "250101-000003-through"]
+    links.append("250101-000004-dangling")
+    env = {"EDITOR": editor(tmp_path)[0]}
+
+    made = run_process(repo, "new", "good", "-o", "json")
+    assert made.returncode == 0, made.stderr
+    tid = js(made.stdout)["ticket"]["id"]  # type: ignore[index]
+    for args in (
+        ["show", "good"],
+        ["start", "good", "--no-branch"],
+        ["edit", "good"],
+        ["close", "good"],
+        ["reopen", "good"],
+        ["new", "child", "--parent", "good"],
+        ["status"],
+    ):
+        done = run_process(repo, *args, env=env)
+        assert done.returncode == 0, f"{args}: {done.stderr}"
+        assert "Traceback" not in done.stderr
+    listed = run_process(repo, "list", "--status", "all", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert tid in [t["id"] for t in js(listed.stdout)["tickets"]]  # type: ignore[index]
+    for link in links:
+        assert f"Warning: skipped tickets/todo/{link}.md: the file is a symbolic link" in (
+            listed.stderr
+        )
+    scanned = run_process(repo, "scan", "-o", "json")
+    assert scanned.returncode == 1
+    problems = js(scanned.stdout)["problems"]
+    assert sorted((p["path"], p["code"], p["severity"]) for p in problems) == [  # type: ignore[index, union-attr]
+        (f"tickets/todo/{link}.md", "symlink", "error") for link in links
+    ]
+    for link in links:
+        shown = run_process(repo, "show", link, "-o", "json")
+        assert shown.returncode == 6, shown.stderr
+        error = js(shown.stderr)["error"]
+        assert error["type"] == "unsafe_path" and error["code"] == "symlink"  # type: ignore[index]
+        assert error["path"] == f"tickets/todo/{link}.md"  # type: ignore[index]
+
+
+def test_a_ticket_file_linking_outside_is_never_read_nor_copied_in(
+    repo: Path, outside: Path, tmp_path: Path
+) -> None:
+    """Before: list and show printed the private file, and start / edit committed it."""
+    todo = repo / "tickets/todo"
+    todo.mkdir(parents=True)
+    (todo / "250101-000009-private.md").symlink_to(outside / "250101-000009-private.md")
+    (todo / "250101-000010-relative.md").symlink_to("../../../home-of-the-user/private.md")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "a teammate's push"], cwd=repo, check=True)
+    ed, mark = editor(tmp_path)
+    for args in (
+        ["list", "--status", "all"],
+        ["list", "-q", PRIVATE],
+        ["list", "-o", "json"],
+        ["status"],
+        ["show", "private"],
+        ["show", "relative", "-o", "json"],
+        ["start", "private"],
+        ["start", "relative", "--no-branch"],
+        ["edit", "private"],
+        ["close", "private", "--reason", "x"],
+        ["new", "child", "--parent", "private"],
+        ["scan"],
+    ):
+        done = run_process(repo, *args, env={"EDITOR": ed})
+        assert PRIVATE not in done.stdout + done.stderr, args
+        if args[0] in ("show", "start", "edit", "close", "new"):
+            assert done.returncode == 6, f"{args}: {done.stderr}"
+            assert "is a symbolic link" in done.stderr
+    assert not mark.exists()  # the editor never got the file
+    assert repo_holds(repo, PRIVATE) == []
+    assert not (repo / "tickets/doing").exists() or not list((repo / "tickets/doing").iterdir())
+    assert (outside / "250101-000009-private.md").read_text() == ticket_text(PRIVATE, body=PRIVATE)
+
+
+async def test_the_tui_neither_lists_nor_shows_a_linked_ticket(
+    store: TicketStore, outside: Path
+) -> None:
+    from ticketflow.store import TicketFile
+    from ticketflow.tui.app import create_app
+    from ticketflow.tui.widgets.ticket_list import TicketList
+
+    todo = store.root / "tickets/todo"
+    todo.mkdir(parents=True)
+    (todo / "250101-000009-private.md").symlink_to(outside / "250101-000009-private.md")
+    app = create_app(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle_app(app, pilot)
+        assert list(app.main.query_one(TicketList).tickets) == []
+        assert "1 unreadable" in app.sub_title
+        text, _links = _screen_text(app)
+        assert PRIVATE not in text
+        assert any("symbolic link" in n.message for n in app._notifications)
+        from ticketflow.index import Summary
+        from ticketflow.model import Status
+
+        path = "tickets/todo/250101-000009-private.md"
+        summary = Summary("250101-000009-private", "todo", 2, PRIVATE, "", "", path)
+        assert app.full_ticket(summary) is None  # even a stale list row reads nothing
+        tf = TicketFile("250101-000009-private", Status.TODO, store.root / path)
+        with pytest.raises(UnsafePathError):
+            store.read_file(tf)
+        await pilot.press("q")
+
+
+def test_a_hostile_current_ticket_link_is_never_read(
+    repo: Path, outside: Path, run: object
+) -> None:
+    """``current-ticket.md`` is ours, but a clone can hold anything there: only its name is
+    used, and the ticket of that name is read from the ticket folders."""
+    link = repo / "current-ticket.md"
+    link.symlink_to(outside / "250101-000009-private.md")
+    status = run_process(repo, "status")
+    assert status.returncode == 0 and "No active ticket" in status.stdout
+    assert PRIVATE not in status.stdout + status.stderr
+    closed = run_process(repo, "close")
+    assert closed.returncode == 4 and PRIVATE not in closed.stdout + closed.stderr
+    link.unlink()
+    link.symlink_to("current-ticket.md")  # a loop
+    assert run_process(repo, "status").returncode == 0
+    made = run_process(repo, "new", "real")
+    assert made.returncode == 0
+    started = run_process(repo, "start", "real", "--no-branch")
+    assert started.returncode == 0, started.stderr
+    assert os.readlink(link).startswith("tickets/doing/")  # ours again, relative

@@ -8,6 +8,7 @@ whole file.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -43,6 +44,7 @@ from ticketflow.model import (
     validate_priority,
     validate_slug,
 )
+from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, symlink_error
 
 if TYPE_CHECKING:
     from ticketflow.workspace import Workspace
@@ -54,11 +56,13 @@ CURRENT_LINK = "current-ticket.md"
 
 @dataclass(frozen=True)
 class TicketFile:
-    """A ticket file found on disk, before it is parsed."""
+    """A ticket file found on disk, before it is parsed. ``link``: it is a symbolic link,
+    listed only to be reported (``read_file`` and ``resolve`` refuse it)."""
 
     id: str
     status: Status
     path: Path
+    link: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,12 @@ class TicketStore:
     # --- reading ------------------------------------------------------------------------
 
     def iter_files(self) -> Iterator[TicketFile]:
-        """Ticket files in the three status folders; anything else there is not a ticket."""
+        """Ticket files in the three status folders; anything else there is not a ticket.
+
+        A symbolic link with a ticket's name is yielded too (``link``), whatever it points
+        at, and never followed: it is that file's problem (reported, refused by name), not a
+        failure of the listing. (``DirEntry`` answers from the folder's own entry types, so
+        this costs no system call per file where the file system gives them.)"""
         for status in Status:
             folder = self.status_dir(status)
             try:
@@ -118,18 +127,32 @@ class TicketStore:
                     if not name.endswith(".md") or is_temp_file(name):
                         continue
                     stem = name[:-3]
-                    if not is_ticket_id(stem) or not entry.is_file():
+                    if not is_ticket_id(stem):
                         continue
-                    yield TicketFile(stem, status, Path(entry.path))
+                    try:
+                        link = entry.is_symlink()
+                        if not link and not entry.is_file(follow_symlinks=False):
+                            continue  # a folder, a pipe, a socket...
+                    except OSError:
+                        link = False  # not even its own entry can be read: read_file says why
+                    yield TicketFile(stem, status, Path(entry.path), link)
 
     def read_file(self, tf: TicketFile) -> Ticket:
+        """The ticket in ``tf``'s file; never through a symbolic link (``O_NOFOLLOW``)."""
         rel = self.relpath(tf.path)
+        if tf.link:
+            raise symlink_error(rel, tf.path)
         try:
-            data = tf.path.read_bytes()
+            fd = os.open(tf.path, os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read()
         except OSError as exc:
-            raise MalformedTicketError(
-                rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable"
-            ) from None
+            if exc.errno in LINK_ERRNOS:
+                raise symlink_error(rel, tf.path) from None
+            problem = f"cannot read: {exc.strerror or exc}"
+            if exc.errno == errno.EISDIR:
+                problem = "cannot read: it is a folder"
+            raise MalformedTicketError(rel, None, problem, code="unreadable") from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -177,6 +200,8 @@ class TicketStore:
                 f"ticket {files[0].id} exists in more than one folder: {where}",
                 hint="keep the copy in the folder that matches its timestamps and delete the other",
             )
+        if files[0].link:  # no command may use it: edit would read it, start copy it in
+            raise symlink_error(self.relpath(files[0].path), files[0].path)
         return files[0]
 
     def get(self, ref: str) -> Ticket:
