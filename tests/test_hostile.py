@@ -455,6 +455,76 @@ async def test_the_tui_neither_lists_nor_shows_a_linked_ticket(
         await pilot.press("q")
 
 
+def test_a_status_folder_linking_outside_is_neither_read_nor_written(
+    repo: Path, outside: Path
+) -> None:
+    """Before: list showed the folder's files and start wrote the ticket into it."""
+    made = run_process(repo, "new", "work", "-o", "json")
+    assert made.returncode == 0, made.stderr
+    before = sorted(p.name for p in outside.iterdir())
+    (repo / "tickets/doing").symlink_to(outside)
+    for args in (["list"], ["show", "work"], ["start", "work"], ["scan"], ["new", "other"]):
+        done = run_process(repo, *args, "-o", "json")
+        assert done.returncode == 6, f"{args}: {done.stderr}"
+        error = js(done.stderr)["error"]
+        assert error["type"] == "unsafe_path" and error["code"] == "unsafe-folder", error  # type: ignore[index]
+        assert error["path"] == "tickets/doing"  # type: ignore[index]
+        assert "leads outside the repository" in error["message"]  # type: ignore[index, operator]
+        assert PRIVATE not in done.stdout + done.stderr
+    assert sorted(p.name for p in outside.iterdir()) == before  # nothing written there
+    done = run_process(repo, "list")
+    assert done.stderr.startswith("Error: tickets/doing: the folder leads outside")
+    assert "Hint: ticketflow neither reads nor writes there" in done.stderr
+
+
+@pytest.mark.parametrize("target", ["../.git", "../.git/refs", "../.GIT/objects"])
+def test_a_status_folder_linking_into_the_git_dir_is_refused(repo: Path, target: str) -> None:
+    (repo / "tickets").mkdir()
+    (repo / "tickets/todo").symlink_to(target)
+    done = run_process(repo, "new", "x", "-o", "json")
+    assert done.returncode == 6, done.stderr
+    error = js(done.stderr)["error"]
+    assert error["code"] == "unsafe-folder" and "git dir" in error["message"]  # type: ignore[index, operator]
+    assert not [p for p in (repo / ".git").rglob("*.md")]  # no ticket was written there
+
+
+def test_a_folder_link_that_stays_in_the_repository_works(repo: Path) -> None:
+    """The policy's other half: a layout made with links inside the work tree is fine."""
+    (repo / "archive/done").mkdir(parents=True)
+    (repo / "tickets").mkdir()
+    (repo / "tickets/done").symlink_to("../archive/done")
+    assert run_process(repo, "new", "a").returncode == 0
+    assert run_process(repo, "start", "a", "--no-branch").returncode == 0
+    closed = run_process(repo, "close", "a")
+    assert closed.returncode == 0, closed.stderr
+    assert [p.name[14:] for p in (repo / "archive/done").iterdir()] == ["a.md"]
+    listed = run_process(repo, "list", "--status", "done", "-o", "json")
+    assert [t["path"] for t in js(listed.stdout)["tickets"]] == [  # type: ignore[index]
+        f"tickets/done/{next((repo / 'archive/done').iterdir()).name}"
+    ]
+    assert run_process(repo, "scan").returncode == 0
+
+
+@pytest.mark.parametrize("value", [".git", ".git/tickets", "./.GIT", "tickets/.git", "x/.Git/y"])
+def test_tickets_dir_in_a_git_dir_is_a_config_error(repo: Path, value: str) -> None:
+    config = repo / ".ticketflow.yaml"
+    config.write_text(config.read_text().replace("dir: tickets", f"dir: {value}"))
+    done = run_process(repo, "list", "-o", "json")
+    assert done.returncode == 6, done.stderr
+    error = js(done.stderr)["error"]
+    assert error["type"] == "config" and "must not be inside .git" in error["message"]  # type: ignore[index, operator]
+    assert not (repo / ".git/todo").exists() and not (repo / ".git/tickets").exists()
+
+
+def test_a_status_folder_named_git_is_a_config_error(repo: Path) -> None:
+    config = repo / ".ticketflow.yaml"
+    config.write_text(config.read_text().replace("todo_dir: todo", "todo_dir: .git"))
+    done = run_process(repo, "new", "x")
+    assert done.returncode == 6 and "tickets.todo_dir '.git' must not be inside .git" in (
+        done.stderr
+    )
+
+
 def test_a_hostile_current_ticket_link_is_never_read(
     repo: Path, outside: Path, run: object
 ) -> None:
@@ -475,3 +545,103 @@ def test_a_hostile_current_ticket_link_is_never_read(
     started = run_process(repo, "start", "real", "--no-branch")
     assert started.returncode == 0, started.stderr
     assert os.readlink(link).startswith("tickets/doing/")  # ours again, relative
+
+
+def test_init_never_reads_a_gitignore_through_a_link(tmp_path: Path, outside: Path) -> None:
+    """Before: init appended to whatever .gitignore linked to, read it, and committed it."""
+    root = tmp_path / "fresh"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    (root / ".gitignore").symlink_to(outside / "private.md")
+    done = run_process(root, "init")
+    assert done.returncode == 6, done.stderr
+    assert ".gitignore: is a symbolic link" in done.stderr
+    assert not (root / ".ticketflow.yaml").exists()  # refused before writing anything
+    assert (outside / "private.md").read_text() == ticket_text(PRIVATE, body=PRIVATE)
+    assert repo_holds(root, PRIVATE) == []
+
+
+def test_writes_refuse_a_link_and_stay_in_the_repository(repo: Path, outside: Path) -> None:
+    from ticketflow.fsutil import atomic_move, atomic_write
+
+    todo = repo / "tickets/todo"
+    todo.mkdir(parents=True)
+    target = todo / "250101-000009-private.md"
+    target.symlink_to(outside / "250101-000009-private.md")
+    with pytest.raises(UnsafePathError, match="is a symbolic link") as info:
+        atomic_write(target, b"new", root=repo)
+    assert info.value.code == "symlink"
+    with pytest.raises(UnsafePathError):
+        atomic_write(target, b"new")  # without a root too: a link is never written through
+    assert target.is_symlink() and PRIVATE in target.read_text()
+    (repo / "tickets/doing").symlink_to(outside)
+    with pytest.raises(UnsafePathError, match="leads outside") as info:
+        atomic_move(todo / "x.md", repo / "tickets/doing/x.md", b"new", root=repo)
+    assert info.value.code == "unsafe-folder"
+    assert sorted(p.name for p in outside.iterdir()) == ["250101-000009-private.md", "private.md"]
+    assert [p.name for p in todo.iterdir()] == [target.name]  # no temporary file left
+
+
+def _exchange() -> object:
+    """``renameat2(RENAME_EXCHANGE)``: swaps two names atomically, a folder and a link
+    included (Linux 3.15+, glibc 2.28+), so a folder can turn into a link and back without
+    ever being missing (a missing folder would just be made again by the write)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None or not sys.platform.startswith("linux"):
+        pytest.skip("needs renameat2(RENAME_EXCHANGE)")
+
+    def exchange(a: Path, b: Path) -> None:
+        at_fdcwd, rename_exchange = -100, 2
+        if renameat2(at_fdcwd, bytes(a), at_fdcwd, bytes(b), rename_exchange) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    return exchange
+
+
+def test_no_write_lands_outside_while_a_folder_flips_to_a_link(
+    store: TicketStore, outside: Path
+) -> None:
+    """The check and the write are not two steps a swap can come between: the folder is
+    opened link by link with O_NOFOLLOW and the file is written through that descriptor.
+    Before: the write followed whatever the path named at each step."""
+    import threading
+
+    from ticketflow.errors import TicketflowError
+
+    exchange = _exchange()
+    todo = store.root / "tickets/todo"
+    todo.mkdir(parents=True)
+    other = store.root / "tickets/todo-swap"
+    other.symlink_to(outside)
+    try:
+        exchange(todo, other)  # type: ignore[operator]
+        exchange(todo, other)  # type: ignore[operator]
+    except OSError as exc:
+        pytest.skip(f"renameat2(RENAME_EXCHANGE) not supported here: {exc}")
+    stop = threading.Event()
+
+    def flip() -> None:
+        while not stop.is_set():
+            exchange(todo, other)  # type: ignore[operator]
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    written = refused = 0
+    try:
+        for i in range(600):
+            try:
+                store.create(f"t{i}", commit=False)
+                written += 1
+            except TicketflowError:
+                refused += 1
+    finally:
+        stop.set()
+        flipper.join()
+    assert sorted(p.name for p in outside.iterdir()) == ["250101-000009-private.md", "private.md"]
+    inside = [p for p in (store.root / "tickets").rglob("*.md") if not p.is_symlink()]
+    assert len(inside) == written  # every write that succeeded is in the repository

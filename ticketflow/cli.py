@@ -34,10 +34,12 @@ from ticketflow.errors import (
     MalformedTicketError,
     NotARepoError,
     TicketflowError,
+    UnsafePathError,
     UsageError,
 )
 from ticketflow.fsutil import atomic_write
 from ticketflow.model import Status, Ticket, format_time
+from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, open_folder
 from ticketflow.store import LoadResult, TicketStore
 from ticketflow.textsafe import one_line, visible
 
@@ -321,6 +323,28 @@ def cli(ctx: click.Context) -> None:
         app.run()
 
 
+def _read_own_file(root: Path, path: Path) -> bytes:
+    """A repository file ticketflow rewrites (``.gitignore``): b"" if missing, never read
+    through a link (whatever it points at would be copied into the commit)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW)
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        rel = path.relative_to(root).as_posix()
+        if exc.errno in LINK_ERRNOS:
+            raise UnsafePathError(
+                rel,
+                None,
+                "is a symbolic link; ticketflow does not read or write through links",
+                hint="replace it with a regular file (or remove it), then run init again",
+                code="symlink",
+            ) from None
+        raise TicketflowError(f"cannot read {rel}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
 @cli.command("init")
 @click.option("--no-commit", is_flag=True, help="Write the files but do not commit them.")
 @command(needs_store=False)
@@ -344,18 +368,16 @@ def init_cmd(out: Output, no_commit: bool) -> None:
             "Ticket system already initialized\n",
         )
         return
-    atomic_write(config_path, default_config_text().encode("utf-8"))
+    gitignore = root / ".gitignore"
+    existing = _read_own_file(root, gitignore)  # before anything is written
+    atomic_write(config_path, default_config_text().encode("utf-8"), root=root)
     config = load_config(config_path)
     for status in Status:
-        (root / config.tickets_dir / config.status_dirs()[status.value]).mkdir(
-            parents=True, exist_ok=True
-        )
-    gitignore = root / ".gitignore"
-    existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
-    if "current-ticket.md" not in existing:
+        folder = root / config.tickets_dir / config.status_dirs()[status.value]
+        os.close(open_folder(root, folder, create=True))  # made inside the repository only
+    if b"current-ticket.md" not in existing:
         atomic_write(
-            gitignore,
-            (existing + "\n# TicketFlow\ncurrent-ticket.md\n.worktrees/\n").encode("utf-8"),
+            gitignore, existing + b"\n# TicketFlow\ncurrent-ticket.md\n.worktrees/\n", root=root
         )
     commit = None
     if not no_commit:

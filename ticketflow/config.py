@@ -105,11 +105,18 @@ def _timeout(section: dict[str, Any], key: str, default: int, path: Path) -> int
 
 
 def _safe_dir_name(value: str, where: str, path: Path) -> str:
-    """Ticket folders must stay inside the repository: no absolute path, no '..'."""
+    """Ticket folders must stay inside the repository and out of git's own folder: no
+    absolute path, no '..', no '.git' (in any letter case: macOS and Windows file systems
+    ignore it). A link that leads out anyway is refused when used (``safepaths``)."""
     parts = Path(value).parts
     if not value or Path(value).is_absolute() or ".." in parts:
         raise ConfigError(
             f"{path}: {where} {value!r} must be a relative folder inside the repository"
+        )
+    if any(part.casefold() == ".git" for part in parts):
+        raise ConfigError(
+            f"{path}: {where} {value!r} must not be inside .git, git's own folder",
+            hint="ticket folders hold files git tracks: the default is tickets.dir: tickets",
         )
     return value
 

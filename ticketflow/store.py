@@ -34,7 +34,7 @@ from ticketflow.errors import (
     UsageError,
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
-from ticketflow.fsutil import atomic_move, atomic_write, ensure_dir, is_temp_file, locked
+from ticketflow.fsutil import atomic_move, atomic_write, is_temp_file, locked
 from ticketflow.model import (
     Status,
     Ticket,
@@ -44,7 +44,7 @@ from ticketflow.model import (
     validate_priority,
     validate_slug,
 )
-from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, symlink_error
+from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, check_folder, symlink_error
 
 if TYPE_CHECKING:
     from ticketflow.workspace import Workspace
@@ -93,7 +93,11 @@ class TicketStore:
         return self.root / self.config.tickets_dir
 
     def status_dir(self, status: Status) -> Path:
-        return self.tickets_root / self.config.status_dirs()[status.value]
+        """The folder of ``status``, checked: it must resolve inside the work tree and out
+        of the git dir (``UnsafePathError`` otherwise; see ``safepaths``). Every listing and
+        every write asks, so a link planted there stops the command instead of leading it
+        out of the repository."""
+        return check_folder(self.root, self.tickets_root / self.config.status_dirs()[status.value])
 
     def relpath(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -259,11 +263,12 @@ class TicketStore:
         target = self.status_dir(ticket.status) / f"{ticket.id}.md"
         stored = ticket.with_changes(path=self.relpath(target))
         data = render_ticket(stored).encode("utf-8")
+        # with root: the folders are opened link by link and must stay in the repository,
+        # and the target may not be a link (see fsutil and safepaths)
         if old_path is None:
-            ensure_dir(target.parent)
-            atomic_write(target, data)
+            atomic_write(target, data, root=self.root)
         else:
-            atomic_move(old_path, target, data)
+            atomic_move(old_path, target, data, root=self.root)
         return stored
 
     def create(
