@@ -264,7 +264,7 @@ def test_failed_replace_keeps_old_file_and_leaves_no_temp(
     target = tmp_path / "t.md"
     target.write_bytes(b"old")
 
-    def boom(src: str, dst: str) -> None:
+    def boom(src: str, dst: str, **dir_fds: int) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)

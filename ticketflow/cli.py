@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -34,11 +35,14 @@ from ticketflow.errors import (
     MalformedTicketError,
     NotARepoError,
     TicketflowError,
+    UnsafePathError,
     UsageError,
 )
 from ticketflow.fsutil import atomic_write
 from ticketflow.model import Status, Ticket, format_time
+from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, open_folder
 from ticketflow.store import LoadResult, TicketStore
+from ticketflow.textsafe import one_line, visible
 
 if TYPE_CHECKING:
     from ticketflow.jobs import JobId, JobQueue
@@ -102,8 +106,20 @@ def _pretty(value: Any, pad: str = "") -> str:
     return json.dumps(value)
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff]")
+"""What JSON may carry raw but a terminal must not get: DEL, the C1 controls (U+009B is
+CSI) and lone surrogates. JSON escapes C0 controls itself."""
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def dumps_json(data: Any, pretty: bool = True) -> str:
-    """Go's ``encoding/json`` layout: sorted keys, 2-space indent, HTML characters escaped."""
+    """Go's ``encoding/json`` layout: sorted keys, 2-space indent, HTML characters escaped.
+
+    Unlike Go, DEL, the C1 controls and lone surrogates are escaped too (``\\u009b``): the
+    output is often read on a terminal, and it decodes to the same text."""
     if pretty:
         text = _pretty(data)
     else:
@@ -116,11 +132,21 @@ def dumps_json(data: Any, pretty: bool = True) -> str:
         ("\u2029", "\\u2029"),
     ):
         text = text.replace(char, escaped)
+    if _JSON_UNSAFE.search(text) is not None:  # only ever inside strings
+        text = _JSON_UNSAFE.sub(_json_escape, text)
     return text
 
 
+def warn(text: str) -> None:
+    """A warning line on stderr; it may quote a file, so it goes through ``visible``."""
+    click.echo(visible(text), err=True)
+
+
 class Output:
-    """Where a command's result goes: text for people, JSON for scripts."""
+    """Where a command's result goes: text for people, JSON for scripts.
+
+    Text may quote ticket files (a teammate's push), so it goes to the terminal through
+    ``textsafe.visible``: no control character but newline and tab reaches it raw."""
 
     def __init__(self, fmt: str, pretty: bool = True) -> None:
         self.fmt = fmt
@@ -134,15 +160,15 @@ class Output:
         if self.json:
             click.echo(dumps_json(data, self.pretty))
         else:
-            click.echo(text() if callable(text) else text, nl=False)
+            click.echo(visible(text() if callable(text) else text), nl=False)
 
     def error(self, exc: TicketflowError) -> None:
         if self.json:
             click.echo(dumps_json(exc.to_dict(), self.pretty), err=True)
         else:
-            click.echo(f"Error: {exc.message}", err=True)
+            click.echo(f"Error: {visible(exc.message)}", err=True)
             if exc.hint:
-                click.echo(f"Hint: {exc.hint}", err=True)
+                click.echo(f"Hint: {visible(exc.hint)}", err=True)
 
 
 def _requested_format(fmt: str | None) -> str | None:
@@ -220,7 +246,7 @@ def _commit_flag(no_commit: bool) -> bool | None:
 
 
 def _truncate(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = one_line(text)  # escaped first: the width counts what the terminal shows
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -298,6 +324,28 @@ def cli(ctx: click.Context) -> None:
         app.run()
 
 
+def _read_own_file(root: Path, path: Path) -> bytes:
+    """A repository file ticketflow rewrites (``.gitignore``): b"" if missing, never read
+    through a link (whatever it points at would be copied into the commit)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW)
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        rel = path.relative_to(root).as_posix()
+        if exc.errno in LINK_ERRNOS:
+            raise UnsafePathError(
+                rel,
+                None,
+                "is a symbolic link; ticketflow does not read or write through links",
+                hint="replace it with a regular file (or remove it), then run init again",
+                code="symlink",
+            ) from None
+        raise TicketflowError(f"cannot read {rel}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
 @cli.command("init")
 @click.option("--no-commit", is_flag=True, help="Write the files but do not commit them.")
 @command(needs_store=False)
@@ -322,20 +370,18 @@ def init_cmd(out: Output, no_commit: bool) -> None:
             "Ticket system already initialized\n",
         )
         return
+    gitignore = root / ".gitignore"
+    existing = _read_own_file(root, gitignore)  # before anything is written
     branch = detect_default_branch(root)
     worktrees = f"../{root.name}.worktrees"
-    atomic_write(config_path, default_config_text(branch, worktrees).encode("utf-8"))
+    atomic_write(config_path, default_config_text(branch, worktrees).encode("utf-8"), root=root)
     config = load_config(config_path)
     for status in Status:
-        (root / config.tickets_dir / config.status_dirs()[status.value]).mkdir(
-            parents=True, exist_ok=True
-        )
-    gitignore = root / ".gitignore"
-    existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
-    if "current-ticket.md" not in existing:
+        folder = root / config.tickets_dir / config.status_dirs()[status.value]
+        os.close(open_folder(root, folder, create=True))  # made inside the repository only
+    if b"current-ticket.md" not in existing:
         atomic_write(
-            gitignore,
-            (existing + "\n# TicketFlow\ncurrent-ticket.md\n.worktrees/\n").encode("utf-8"),
+            gitignore, existing + b"\n# TicketFlow\ncurrent-ticket.md\n.worktrees/\n", root=root
         )
     commit = None
     if not no_commit:
@@ -504,7 +550,7 @@ def list_cmd(
         return
     result = load_tickets(store, bodies=bool(search))
     for problem in result.problems:
-        click.echo(f"Warning: skipped {problem.message}", err=True)
+        warn(f"Warning: skipped {problem.message}")
     tickets = filter_tickets(result.tickets, status, priority, search)
     matching = len(tickets)
     if count:
@@ -541,12 +587,12 @@ def _list_json_fast(
             return dumps_json(ticket_json(ticket), False)
 
     statuses = {"active": ("todo", "doing"), "all": ALL_STATUSES}.get(status, (status,))
-    view = View(f"list-json-{'pretty' if pretty else 'compact'}-1", fragment)
+    view = View(f"list-json-{'pretty' if pretty else 'compact'}-2", fragment)
     listed = TicketIndex.open(store).rendered(
         view, statuses=statuses, priority=priority, limit=count
     )
     for problem in listed.problems:
-        click.echo(f"Warning: skipped {problem.message}", err=True)
+        warn(f"Warning: skipped {problem.message}")
     summary = dumps_json(listed.summary, pretty)
     if pretty:
         tickets = "[\n" + ",\n".join(listed.texts) + "\n  ]" if listed.texts else "[]"
@@ -605,7 +651,7 @@ def start_cmd(
         if not run.ok:  # a skipped fetch (no such remote) is said in the JSON only
             why = f"exit {run.returncode}" if run.returncode is not None else run.error
             detail = f": {run.error}" if run.returncode is not None and run.error else ""
-            click.echo(f"Warning: init command {run.command!r} failed ({why}){detail}", err=True)
+            warn(f"Warning: init command {run.command!r} failed ({why}){detail}")
     extra = ""
     if workspace is not None:
         extra += f"  Branch: {workspace.branch}\n"
@@ -741,7 +787,7 @@ def edit_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -
             break
         except MalformedTicketError as problem:
             if not out.json and _interactive():
-                click.echo(f"Error: {problem.message}", err=True)
+                click.echo(f"Error: {visible(problem.message)}", err=True)
                 if click.confirm("Edit again? (no discards your changes)", default=True):
                     continue
                 session.work.unlink()
@@ -763,7 +809,7 @@ def status_cmd(store: TicketStore, out: Output) -> None:
     """Show the current branch, the current ticket and how many tickets are in each state."""
     result = load_tickets(store)
     for problem in result.problems:
-        click.echo(f"Warning: skipped {problem.message}", err=True)
+        warn(f"Warning: skipped {problem.message}")
     summary = summarize(result.tickets)
     branch = store.current_branch()
     current_id = store.current_ticket_id()
@@ -894,7 +940,7 @@ class ProgressDisplay:
                 SpinnerColumn(),
                 TextColumn("[bold]{task.fields[title]}"),
                 BarColumn(),
-                TextColumn("{task.fields[message]}"),
+                TextColumn("{task.fields[message]}", markup=False),
                 TimeElapsedColumn(),
                 console=Console(stderr=True),
                 transient=True,
@@ -910,8 +956,8 @@ class ProgressDisplay:
             self._progress.stop()
 
     def update(self, current: int, total: int | None, message: str) -> None:
-        with self._lock:
-            self._state = (current, total, message)
+        with self._lock:  # a remote's own text ("remote: ...") is in some messages
+            self._state = (current, total, one_line(message))
 
     def refresh(self, final: bool = False) -> None:
         """Draw the latest state (main thread only); on a pipe, at most a line a second."""

@@ -107,11 +107,18 @@ def _timeout(section: dict[str, Any], key: str, default: int, path: Path) -> int
 
 
 def _safe_dir_name(value: str, where: str, path: Path) -> str:
-    """Ticket folders must stay inside the repository: no absolute path, no '..'."""
+    """Ticket folders must stay inside the repository and out of git's own folder: no
+    absolute path, no '..', no '.git' (in any letter case: macOS and Windows file systems
+    ignore it). A link that leads out anyway is refused when used (``safepaths``)."""
     parts = Path(value).parts
     if not value or Path(value).is_absolute() or ".." in parts:
         raise ConfigError(
             f"{path}: {where} {value!r} must be a relative folder inside the repository"
+        )
+    if any(part.casefold() == ".git" for part in parts):
+        raise ConfigError(
+            f"{path}: {where} {value!r} must not be inside .git, git's own folder",
+            hint="ticket folders hold files git tracks: the default is tickets.dir: tickets",
         )
     return value
 
@@ -264,9 +271,7 @@ def detect_default_branch(root: Path) -> str:
     return read_head_branch(root) or "main"
 
 
-def default_config_text(
-    default_branch: str = "main", worktree_base: str = "../.worktrees"
-) -> str:
+def default_config_text(default_branch: str = "main", worktree_base: str = "../.worktrees") -> str:
     """The file the Go tool's ``init`` writes, byte for byte with the defaults. ``init``
     gives the repository's own default branch (the Go tool always writes main) and a
     worktree folder named after the repository, ``../<name>.worktrees``, as the Go tool's

@@ -195,6 +195,16 @@ class MalformedTicketError(TicketflowError):
         return {"path": self.path, "line": self.line, "code": self.code}
 
 
+class UnsafePathError(MalformedTicketError):
+    """A ticket file or folder that ticketflow will not read or write through: a ticket file
+    that is a symbolic link (``code`` ``symlink``), or a ticket folder that leads outside
+    the repository's work tree or into its git dir (``unsafe-folder``). See
+    ``ticketflow.safepaths``. A file's problem is reported like a file that does not parse,
+    so the other tickets still list; a folder's stops every command that lists tickets."""
+
+    kind = "unsafe_path"
+
+
 class ConfigError(TicketflowError):
     """``.ticketflow.yaml`` is not valid."""
 

@@ -2,8 +2,11 @@
 
 ``atomic_write`` puts the new bytes in a temporary file in the same folder, fsyncs it,
 ``os.replace``s it over the target and fsyncs the folder: a reader (or a crash) sees the old
-file or the new one, never half of either. ``RepoLock`` is an ``flock`` on a file under
-``.git/`` that serialises every ticketflow process writing to one repository.
+file or the new one, never half of either. Everything happens relative to a descriptor of the
+folder, so that with the repository's ``root`` given, the folder is the one
+``safepaths.open_folder`` checked and opened (no link leads the write elsewhere).
+``RepoLock`` is an ``flock`` on a file under ``.git/`` that serialises every ticketflow
+process writing to one repository.
 """
 
 from __future__ import annotations
@@ -17,40 +20,69 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
-from ticketflow.errors import LockBusyError, TicketflowError
+from ticketflow.errors import LockBusyError, TicketflowError, UnsafePathError
+from ticketflow.safepaths import O_NOFOLLOW, open_folder, shown_path
 
 _TMP_PREFIX = ".tf-tmp-"
 
 
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _fsync_fd(fd: int) -> None:
+    with contextlib.suppress(OSError):  # some file systems cannot fsync a folder; the
+        os.fsync(fd)  # rename is still atomic
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        fd = os.open(folder, _DIR_FLAGS)
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot fsync a folder; the rename is still atomic
+        _fsync_fd(fd)
     finally:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically; on any failure the old file is untouched."""
-    folder = path.parent
+def _open_dir(path: Path, root: Path | None, create: bool) -> int:
+    """The folder's descriptor: checked and opened link by link with ``root``; plainly
+    (links followed, as the caller named it) without."""
+    if root is not None:
+        return open_folder(root, path, create=create)
+    return os.open(path, _DIR_FLAGS)
+
+
+def atomic_write(path: Path, data: bytes, *, root: Path | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically; on any failure the old file is untouched.
+
+    With ``root`` (the repository), the folder is created if missing and must stay inside
+    the repository (``safepaths.open_folder``). Either way ``path`` must not be a symbolic
+    link: ticketflow never writes through one (``UnsafePathError``, code ``symlink``)."""
+    name = path.name
+    shown = shown_path(path, root) if root is not None else str(path)
+    try:
+        dir_fd = _open_dir(path.parent, root, create=True)
+    except OSError as exc:
+        raise TicketflowError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="check the folder's permissions and free disk space; the old file is unchanged",
+        ) from exc
     fd = -1
     tmp = ""
     try:
-        fd, tmp = _mkstemp(folder, path.name)
-        os.fchmod(fd, _mode_for(path))
+        mode = _mode_for(dir_fd, name, shown)
+        fd, tmp = _create_temp(dir_fd, name)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fd = -1
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         tmp = ""
-        _fsync_dir(folder)
+        _fsync_fd(dir_fd)
     except OSError as exc:
         raise TicketflowError(
             f"cannot write {path}: {exc.strerror or exc}",
@@ -61,7 +93,8 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(fd)
         if tmp:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                os.unlink(tmp, dir_fd=dir_fd)
+        os.close(dir_fd)
 
 
 def _current_umask() -> int:
@@ -70,18 +103,34 @@ def _current_umask() -> int:
     return mask
 
 
-def _mode_for(path: Path) -> int:
-    """Keep an existing file's permissions; a new file gets 0666 less the umask."""
+def _mode_for(dir_fd: int, name: str, shown: str) -> int:
+    """Keep an existing file's permissions; a new file gets 0666 less the umask. An
+    existing symbolic link is refused: its target's mode is none of our business, and a
+    link there was not written by ticketflow."""
     try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
         return 0o666 & ~_current_umask()
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePathError(
+            shown,
+            None,
+            "is a symbolic link; ticketflow does not write through links",
+            hint="delete the link (it is not a ticket ticketflow wrote), then try again",
+            code="symlink",
+        )
+    return st.st_mode & 0o7777
 
 
-def _mkstemp(folder: Path, name: str) -> tuple[int, str]:
-    import tempfile
-
-    return tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{name}.", dir=folder)
+def _create_temp(dir_fd: int, name: str) -> tuple[int, str]:
+    """A new temporary file next to ``name``: never an existing file, never through a link."""
+    for _attempt in range(100):
+        tmp = f"{_TMP_PREFIX}{name}.{os.urandom(4).hex()}"
+        try:
+            return os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name for {name}")
 
 
 def is_temp_file(name: str) -> bool:
@@ -123,24 +172,36 @@ def ensure_dir(folder: Path) -> None:
         ) from exc
 
 
-def atomic_move(src: Path, dst: Path, data: bytes) -> None:
+def atomic_move(src: Path, dst: Path, data: bytes, *, root: Path | None = None) -> None:
     """Write ``data`` to ``dst`` atomically, then remove ``src`` (a status change).
 
     If the process dies between the two steps both files exist with the same id; the scan
-    reports the duplicate and nothing is lost.
+    reports the duplicate and nothing is lost. ``root``: as for ``atomic_write``, and
+    ``src`` is removed from its folder checked the same way.
     """
-    ensure_dir(dst.parent)
-    atomic_write(dst, data)
-    if src != dst:
-        try:
+    if root is None:
+        ensure_dir(dst.parent)
+    atomic_write(dst, data, root=root)
+    if src == dst:
+        return
+    dir_fd = _open_dir(src.parent, root, create=False) if root is not None else -1
+    try:
+        if dir_fd >= 0:
+            os.unlink(src.name, dir_fd=dir_fd)  # removes a name: never follows a link
+        else:
             src.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise TicketflowError(
-                f"wrote {dst} but cannot remove {src}: {exc.strerror or exc}",
-                hint="remove the old file by hand; both hold the ticket",
-            ) from exc
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise TicketflowError(
+            f"wrote {dst} but cannot remove {src}: {exc.strerror or exc}",
+            hint="remove the old file by hand; both hold the ticket",
+        ) from exc
+    finally:
+        if dir_fd >= 0:
+            _fsync_fd(dir_fd)
+            os.close(dir_fd)
+    if dir_fd < 0:
         _fsync_dir(src.parent)
 
 

@@ -61,6 +61,7 @@ from ticketflow.errors import CancelledError, MalformedTicketError, TicketflowEr
 from ticketflow.fastparse import parse_fields, parse_ticket_fast
 from ticketflow.fsutil import is_temp_file, remove_stale_temp_files
 from ticketflow.model import ID_RE, RawHeader, Status, Ticket
+from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, symlink_error
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -520,13 +521,28 @@ def _read_large(fh: Any, first: bytes, rel: str) -> tuple[str, int]:
     return split_file(text, rel)[0], size
 
 
+_READ_FLAGS = os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_error(rel: str, abs_path: str, exc: OSError) -> MalformedTicketError:
+    """``TicketStore.read_file``'s error for a file that cannot be opened or read."""
+    if exc.errno in LINK_ERRNOS:
+        return symlink_error(rel, abs_path)
+    return MalformedTicketError(rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable")
+
+
+def _open_bytes(abs_path: str) -> Any:
+    """A file object on ``abs_path``, never through a link."""
+    return os.fdopen(os.open(abs_path, _READ_FLAGS), "rb")
+
+
 def read_text(abs_path: str, rel: str) -> tuple[str, int]:
     """``(text, size in bytes)`` of a ticket file, decoded as ``TicketStore.read_file``
     decodes it (same errors). For a file over ``STREAM_THRESHOLD`` the text may be its header
     only: memory stays bounded whatever the file holds. (Plain ``os`` calls: a file object
     costs a quarter more per file, and a cold scan is mostly these calls.)"""
     try:
-        fd = os.open(abs_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(abs_path, _READ_FLAGS)  # never through a link (see safepaths)
         try:
             size = os.fstat(fd).st_size
             data = os.read(fd, min(size, STREAM_THRESHOLD) + 1)
@@ -538,9 +554,7 @@ def read_text(abs_path: str, rel: str) -> tuple[str, int]:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise MalformedTicketError(
-            rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable"
-        ) from None
+        raise _read_error(rel, abs_path, exc) from None
     try:
         return data.decode("utf-8"), len(data)
     except UnicodeDecodeError as exc:
@@ -1471,14 +1485,13 @@ class TicketIndex:
         """Read a ticket's file again: for its body, for extra keys JSON cannot hold, or
         (``force``) because the row at hand lacks the columns to build the ticket."""
         rel = row[_PATH]
+        abs_path = listing.abs_path(rel)
         try:
-            with open(listing.abs_path(rel), "rb") as fh:
+            with _open_bytes(abs_path) as fh:
                 st = os.fstat(fh.fileno())
                 data = fh.read()
         except OSError as exc:
-            raise MalformedTicketError(
-                rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable"
-            ) from None
+            raise _read_error(rel, abs_path, exc) from None
         stamp = hash((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
         if stamp == row[_STAMP] and not row[_EXTRA_REPARSE] and not force:
             text = data.decode("utf-8")  # unchanged since it was parsed: valid
@@ -1510,8 +1523,9 @@ class TicketIndex:
         coarse_cutoff = scan_start - _COARSE_RACY_NS
         match = NAME_RE.match
         regular = stat_module.S_ISREG
+        is_link = stat_module.S_ISLNK
         for status in Status:
-            folder = store.status_dir(status)
+            folder = store.status_dir(status)  # refuses a folder leading out of the repository
             status_dirs.append(os.path.normpath(folder))
             rel_dir = store.relpath(folder)
             prefix = rel_dir + "/"
@@ -1533,10 +1547,15 @@ class TicketIndex:
                         name = entry.name
                         if match(name):
                             try:
-                                st = entry.stat()
-                            except OSError:
-                                st = None  # vanished, or a broken link: not a ticket file
-                            if st is not None and regular(st.st_mode):
+                                # the entry itself: one fstatat, as for any file (a link is
+                                # listed to be reported, never followed; see safepaths)
+                                st = entry.stat(follow_symlinks=False)
+                            except FileNotFoundError:
+                                st = None  # vanished since the folder was read
+                            except OSError:  # cannot even stat it: the parse says why
+                                stamps[prefix + name] = RACY
+                                continue
+                            if st is not None and (regular(st.st_mode) or is_link(st.st_mode)):
                                 rel = prefix + name
                                 mtime = st.st_mtime_ns
                                 key = (mtime, st.st_size, st.st_ino, st.st_ctime_ns)
@@ -1814,7 +1833,7 @@ def _chunk_result(future: Future[list[Row]]) -> list[Row]:
 def _line_of(path: Path, needle: str) -> int | None:
     """The first line of a file's header mentioning ``needle`` (to point at a relation)."""
     try:
-        with open(path, "rb") as fh:
+        with _open_bytes(str(path)) as fh:
             head = fh.read(64 * 1024).decode("utf-8", errors="replace")
     except OSError:
         return None

@@ -9,6 +9,7 @@ whole file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ from ticketflow.errors import (
     UsageError,
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
-from ticketflow.fsutil import atomic_move, atomic_write, ensure_dir, is_temp_file, locked
+from ticketflow.fsutil import atomic_move, atomic_write, is_temp_file, locked
 from ticketflow.model import (
     Status,
     Ticket,
@@ -47,6 +48,7 @@ from ticketflow.model import (
     validate_priority,
     validate_slug,
 )
+from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, check_folder, symlink_error
 
 if TYPE_CHECKING:
     from ticketflow.workspace import Workspace
@@ -59,11 +61,13 @@ CURRENT_LINK = "current-ticket.md"
 
 @dataclass(frozen=True)
 class TicketFile:
-    """A ticket file found on disk, before it is parsed."""
+    """A ticket file found on disk, before it is parsed. ``link``: it is a symbolic link,
+    listed only to be reported (``read_file`` and ``resolve`` refuse it)."""
 
     id: str
     status: Status
     path: Path
+    link: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,11 @@ class TicketStore:
         return self.root / self.config.tickets_dir
 
     def status_dir(self, status: Status) -> Path:
-        return self.tickets_root / self.config.status_dirs()[status.value]
+        """The folder of ``status``, checked: it must resolve inside the work tree and out
+        of the git dir (``UnsafePathError`` otherwise; see ``safepaths``). Every listing and
+        every write asks, so a link planted there stops the command instead of leading it
+        out of the repository."""
+        return check_folder(self.root, self.tickets_root / self.config.status_dirs()[status.value])
 
     def relpath(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -140,7 +148,12 @@ class TicketStore:
     # --- reading ------------------------------------------------------------------------
 
     def iter_files(self) -> Iterator[TicketFile]:
-        """Ticket files in the three status folders; anything else there is not a ticket."""
+        """Ticket files in the three status folders; anything else there is not a ticket.
+
+        A symbolic link with a ticket's name is yielded too (``link``), whatever it points
+        at, and never followed: it is that file's problem (reported, refused by name), not a
+        failure of the listing. (``DirEntry`` answers from the folder's own entry types, so
+        this costs no system call per file where the file system gives them.)"""
         for status in Status:
             folder = self.status_dir(status)
             try:
@@ -158,20 +171,20 @@ class TicketStore:
                     if not name.endswith(".md") or is_temp_file(name):
                         continue
                     stem = name[:-3]
-                    if not is_ticket_id(stem) or not entry.is_file():
+                    if not is_ticket_id(stem):
                         continue
-                    yield TicketFile(stem, status, Path(entry.path))
+                    try:
+                        link = entry.is_symlink()
+                        if not link and not entry.is_file(follow_symlinks=False):
+                            continue  # a folder, a pipe, a socket...
+                    except OSError:
+                        link = False  # not even its own entry can be read: read_file says why
+                    yield TicketFile(stem, status, Path(entry.path), link)
 
     def read_file(self, tf: TicketFile) -> Ticket:
+        """The ticket in ``tf``'s file; never through a symbolic link (``O_NOFOLLOW``)."""
         rel = self.relpath(tf.path)
-        try:
-            data = tf.path.read_bytes()
-        except FileNotFoundError:
-            raise TicketVanishedError(rel) from None
-        except OSError as exc:
-            raise MalformedTicketError(
-                rel, None, f"cannot read: {exc.strerror or exc}", code="unreadable"
-            ) from None
+        data = self._read_bytes(tf)
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -220,6 +233,8 @@ class TicketStore:
     def _one(self, files: list[TicketFile]) -> TicketFile:
         if len(files) > 1:
             raise DuplicateTicketError(files[0].id, [self.relpath(f.path) for f in files])
+        if files[0].link:  # no command may use it: edit would read it, start copy it in
+            raise symlink_error(self.relpath(files[0].path), files[0].path)
         return files[0]
 
     def get(self, ref: str) -> Ticket:
@@ -287,11 +302,12 @@ class TicketStore:
         target = self.status_dir(ticket.status) / f"{ticket.id}.md"
         stored = ticket.with_changes(path=self.relpath(target))
         data = render_ticket(stored).encode("utf-8")
+        # with root: the folders are opened link by link and must stay in the repository,
+        # and the target may not be a link (see fsutil and safepaths)
         if old_path is None:
-            ensure_dir(target.parent)
-            atomic_write(target, data)
+            atomic_write(target, data, root=self.root)
         else:
-            atomic_move(old_path, target, data)
+            atomic_move(old_path, target, data, root=self.root)
         return stored
 
     def create(
@@ -499,17 +515,24 @@ class TicketStore:
             return self._store_text(tf, edited, commit)
 
     def _read_bytes(self, tf: TicketFile) -> bytes:
+        """A ticket file's bytes, never through a symbolic link; a file gone since it was
+        listed is ``TicketVanishedError`` (a move half seen: readers look again)."""
+        rel = self.relpath(tf.path)
+        if tf.link:
+            raise symlink_error(rel, tf.path)
         try:
-            return tf.path.read_bytes()
+            fd = os.open(tf.path, os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+            with os.fdopen(fd, "rb") as fh:
+                return fh.read()
         except FileNotFoundError:
-            raise TicketVanishedError(self.relpath(tf.path)) from None
+            raise TicketVanishedError(rel) from None
         except OSError as exc:
-            raise MalformedTicketError(
-                self.relpath(tf.path),
-                None,
-                f"cannot read: {exc.strerror or exc}",
-                code="unreadable",
-            ) from None
+            if exc.errno in LINK_ERRNOS:
+                raise symlink_error(rel, tf.path) from None
+            problem = f"cannot read: {exc.strerror or exc}"
+            if exc.errno == errno.EISDIR:
+                problem = "cannot read: it is a folder"
+            raise MalformedTicketError(rel, None, problem, code="unreadable") from None
 
     def _merge_edit(
         self, tf: TicketFile, original: bytes, current: bytes, edited: str, kept: str | None
@@ -540,7 +563,7 @@ class TicketStore:
     def _store_text(self, tf: TicketFile, text: str, commit: bool | None) -> Ticket:
         ticket = parse_ticket(text, path=self.relpath(tf.path), ticket_id=tf.id)
         target = self.status_dir(ticket.status) / f"{tf.id}.md"
-        atomic_move(tf.path, target, text.encode("utf-8"))
+        atomic_move(tf.path, target, text.encode("utf-8"), root=self.root)
         changes = [(self.relpath(target), False)]
         if target != tf.path:
             changes.append((self.relpath(tf.path), True))

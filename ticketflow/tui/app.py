@@ -23,12 +23,14 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
+from textual.notifications import SeverityLevel
 
 from ticketflow.errors import TicketflowError
 from ticketflow.index import CacheState, ScanResult, Summary, SummaryList
 from ticketflow.jobs import Job, JobId, JobProgress, JobQueue, JobSettings, JobStatus
 from ticketflow.model import Status, Ticket
 from ticketflow.store import TicketFile, TicketStore
+from ticketflow.textsafe import visible
 from ticketflow.tui.bridge import pump_progress
 from ticketflow.tui.commands import TicketflowCommands
 from ticketflow.tui.messages import JobUpdate
@@ -138,7 +140,7 @@ class TicketflowApp(App[None]):
         self._folders: tuple[int, ...] = ()
 
     async def on_mount(self) -> None:
-        self.sub_title = f"{self.store.root.name}: loading tickets..."
+        self.sub_title = f"{visible(self.store.root.name)}: loading tickets..."
         if self.queue is None:
             self.queue = JobQueue.for_repo(self.store.root, self.settings)
         await self.queue.__aenter__()
@@ -374,7 +376,7 @@ class TicketflowApp(App[None]):
         self.call_from_thread(self._loaded, prepared)
 
     def _no_cache(self) -> None:
-        self.sub_title = f"{self.store.root.name}: indexing the tickets (first start)..."
+        self.sub_title = f"{visible(self.store.root.name)}: indexing the tickets (first start)..."
 
     def _loaded(self, prepared: Prepared) -> None:
         result = prepared.summaries
@@ -387,7 +389,8 @@ class TicketflowApp(App[None]):
         skipped = f", {len(problems)} unreadable" if problems else ""
         c = result.counts
         self.sub_title = (
-            f"{self.store.root.name}: {c['total']} ticket{'' if c['total'] == 1 else 's'} "
+            f"{visible(self.store.root.name)}: {c['total']} "
+            f"ticket{'' if c['total'] == 1 else 's'} "
             f"({c['todo']} todo, {c['doing']} doing, {c['done']} done){skipped}"
         )
         if problems and problems != self.problems:
@@ -397,6 +400,27 @@ class TicketflowApp(App[None]):
                 severity="warning",
             )
         self.problems = problems
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification (the screens' and widgets' ones come here too) as plain text
+        with its control characters escaped: messages quote ticket files, job results and
+        a remote's own words, which must neither be read as markup nor reach the terminal.
+        ``markup`` is accepted for the signature's sake and never used."""
+        super().notify(
+            visible(message),
+            title=visible(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def show_error(self, exc: TicketflowError) -> None:
         """An error and what to do about it, said with this interface's keys where the

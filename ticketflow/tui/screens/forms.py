@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from ticketflow.errors import TicketflowError
 from ticketflow.model import SLUG_RE, validate_slug
+from ticketflow.textsafe import visible
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ class NewTicketScreen(ModalScreen[NewTicketRequest | None]):
         problem = self._problem()
         if event.input.id == "slug" and event.value and not SLUG_RE.match(event.value):
             problem = problem or "use lower-case letters, digits and hyphens only"
-        self.query_one("#problem", Static).update(problem)
+        # plain text: it quotes what was typed and what a lookup found ("[/]" is no markup)
+        self.query_one("#problem", Static).update(Text(visible(problem)))
         self.query_one("#create", Button).disabled = bool(problem)
 
     def _submit(self) -> None:

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Markdown, Static
 from ticketflow.index import Summary
 from ticketflow.model import Status, Ticket
 from ticketflow.tui.messages import TicketChosen
-from ticketflow.tui.widgets.detail import fields_table
+from ticketflow.tui.widgets.detail import body_markdown, fields_table
 from ticketflow.tui.widgets.jobs_bar import JobStatusBar
 from ticketflow.tui.widgets.ticket_list import TicketList
 
@@ -92,7 +92,7 @@ class DetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(fields_table(self.ticket), id="fields")
-            yield Markdown(self.ticket.body[:200_000])
+            yield Markdown(body_markdown(self.ticket))
         yield _jobs_bar(self)
         yield Footer()
 

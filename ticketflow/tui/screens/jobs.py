@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ticketflow.jobs import JobId, JobStatus, load_history
+from ticketflow.textsafe import one_line
 from ticketflow.tui.messages import JobUpdate
 
 if TYPE_CHECKING:
     from ticketflow.tui.app import TicketflowApp
+
+
+def _cell(text: str) -> Text:
+    """A message cell: a job's message may quote a remote or a ticket file, so it is plain
+    text (a ``str`` cell would be read as markup) with its control characters escaped."""
+    return Text(one_line(text))
 
 
 class JobsScreen(Screen[None]):
@@ -58,7 +66,9 @@ class JobsScreen(Screen[None]):
             status = "cancelling" if p.cancelling else p.status.value
             count = f"{p.current}/{p.total}" if p.total else (str(p.current) if p.current else "")
             message = p.message.splitlines()[0] if p.message else ""
-            table.add_row(str(p.job_id), p.kind, status, count, message, key=f"live-{p.job_id}")
+            table.add_row(
+                str(p.job_id), p.kind, status, count, _cell(message), key=f"live-{p.job_id}"
+            )
             shown.add(str(p.job_id))
         started = self.tf_app.started_at
         for entry in load_history(self.tf_app.store.root, limit=100):
@@ -73,7 +83,7 @@ class JobsScreen(Screen[None]):
                 str(entry.get("kind")),
                 str(entry.get("status")),
                 f"{entry.get('duration') or 0:.1f} s",
-                str(message),
+                _cell(message),
                 key=f"past-{entry.get('id')}",
             )
         if table.row_count:

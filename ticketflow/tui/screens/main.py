@@ -9,6 +9,7 @@ then the list from the index).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
@@ -23,6 +24,7 @@ from textual.worker import get_current_worker
 
 from ticketflow.errors import MalformedTicketError, TicketflowError
 from ticketflow.index import Summary
+from ticketflow.safepaths import O_NOFOLLOW
 from ticketflow.tui.messages import TicketChosen, TicketHighlighted
 from ticketflow.tui.screens.forms import CloseTicketScreen, NewTicketRequest, NewTicketScreen
 from ticketflow.tui.screens.info import BoardScreen, HelpScreen
@@ -178,8 +180,9 @@ class MainScreen(Screen[None]):
         shown = 0.0
 
         def body_of(summary: Summary) -> str | None:
-            try:
-                with open(root / summary.path, "rb") as fh:
+            try:  # never through a link (see safepaths)
+                fd = os.open(root / summary.path, os.O_RDONLY | O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as fh:
                     return split_body(fh.read().decode("utf-8", "replace"))
             except OSError:
                 return None

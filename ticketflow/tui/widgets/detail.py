@@ -1,4 +1,9 @@
-"""The detail pane: a ticket's fields and its Markdown body."""
+"""The detail pane: a ticket's fields and its Markdown body.
+
+Everything shown comes from a file a teammate may have written: fields are ``Text`` (never
+markup: a description ``[link=...]`` is just text) and every control character is shown
+escaped (``textsafe.visible``), in the fields and in the body given to the Markdown widget,
+which would otherwise hand ESC, OSC and C1 sequences to the terminal as they are."""
 
 from __future__ import annotations
 
@@ -12,7 +17,18 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
 from ticketflow.model import Ticket, format_time
+from ticketflow.textsafe import visible
 from ticketflow.tui.widgets.ticket_list import STATUS_STYLE
+
+
+def _plain(text: str) -> Text:
+    return Text(visible(text))
+
+
+def body_markdown(ticket: Ticket) -> str:
+    """The body as the Markdown widget gets it: escaped, and cut (a 10 MB body must not
+    freeze the screen)."""
+    return visible(ticket.body[:200_000])
 
 
 def fields_table(ticket: Ticket) -> Table:
@@ -22,7 +38,7 @@ def fields_table(ticket: Ticket) -> Table:
     table.add_row("ID", ticket.id)
     table.add_row("Status", Text(ticket.status.value, style=STATUS_STYLE[ticket.status.value]))
     table.add_row("Priority", str(ticket.priority))
-    table.add_row("Description", ticket.description or "-")
+    table.add_row("Description", _plain(ticket.description or "-"))
     for label, value in (
         ("Created", ticket.created_at),
         ("Started", ticket.started_at),
@@ -31,10 +47,10 @@ def fields_table(ticket: Ticket) -> Table:
         if value is not None:
             table.add_row(label, format_time(value))
     if ticket.closure_reason:
-        table.add_row("Reason", ticket.closure_reason)
+        table.add_row("Reason", _plain(ticket.closure_reason))
     if ticket.related:
-        table.add_row("Related", "\n".join(ticket.related))
-    table.add_row("File", ticket.path or "-")
+        table.add_row("Related", _plain("\n".join(ticket.related)))
+    table.add_row("File", _plain(ticket.path or "-"))
     return table
 
 
@@ -72,9 +88,9 @@ class DetailPane(VerticalScroll):
         fields = self.query_one("#detail-fields", Static)
         body = self.query_one("#detail-body", Markdown)
         if ticket is None:
-            fields.update(Text(note))  # plain text: a search query is no markup
+            fields.update(_plain(note))  # plain text: a search query is no markup
             body.update("")
             return
         fields.update(fields_table(ticket))
-        body.update(ticket.body[:200_000])  # a 10 MB body must not freeze the screen
+        body.update(body_markdown(ticket))
         self.scroll_home(animate=False)

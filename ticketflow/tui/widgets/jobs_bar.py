@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ticketflow.jobs import JobProgress, JobStatus
+from ticketflow.textsafe import one_line
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 OUTCOME = {
@@ -107,7 +108,8 @@ class JobStatusBar(Static):
             else:
                 bar = ProgressBar(total=float(p.total or 1), completed=float(p.current), width=24)
                 count = f"{p.current:,}/{p.total:,} {p.percentage:3.0f}%"
-            message = "cancelling..." if p.cancelling else p.message
+            # plain Text (a str cell is markup) and escaped: "remote: ..." is a server's text
+            message = Text("cancelling..." if p.cancelling else one_line(p.message))
             since = board.started.get(job)
             elapsed = _elapsed(board.clock() - since) if since is not None else ""
             rows.add_row(Text(p.kind, style="bold"), bar, count, message, elapsed)
@@ -120,7 +122,9 @@ class JobStatusBar(Static):
             mark, color = OUTCOME[board.last.status]
             parts.append(
                 Text.assemble(
-                    (f"{mark} ", color), (board.last.kind, "bold"), f": {board.last.message}"
+                    (f"{mark} ", color),
+                    (board.last.kind, "bold"),
+                    f": {one_line(board.last.message)}",
                 )
             )
         # A re-layout of the screen costs 5-20 ms (the detail pane's Markdown included): do it

@@ -19,6 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ticketflow.index import Summary
+from ticketflow.textsafe import one_line
 from ticketflow.tui.messages import TicketChosen, TicketHighlighted
 from ticketflow.tui.widgets.columns import Columns, layout
 
@@ -100,10 +101,14 @@ class TicketList(ScrollView, can_focus=True):
         return self._layout[1]
 
     def _row_text(self, t: Summary, width: int) -> str:
+        # the description and parent are a file's text: one line, control characters
+        # escaped (a segment's text goes to the terminal as it is)
+        description = one_line(t.description)
         if self.compact:
-            return f"{t.priority:>3} {t.description or t.id}"[:width].ljust(width)
+            return f"{t.priority:>3} {description or t.id}"[:width].ljust(width)
         created = t.created[:10] or "-"  # ISO 8601: the date as written in the ticket
-        cells = (t.id, str(t.priority), t.status, t.description, created, t.parent[:13])
+        parent = one_line(t.parent[:13])
+        cells = (t.id, str(t.priority), t.status, description, created, parent)
         return self._columns(width).render(cells)
 
     def _header_text(self, width: int) -> str:
