@@ -175,6 +175,8 @@ def git_daemon(tmp_path: Path) -> Iterator[GitDaemon]:
         yield daemon
     finally:
         daemon.stop()
+    # nothing of it lives on: no --serve child, upload-pack or pack-objects
+    assert sandbox.group_members(daemon.pgid) == []
 
 
 def make_big_bare(path: Path, files: int, size: int) -> None:
