@@ -8,7 +8,6 @@ commit. The same paths are updated in the real index so ``git status`` stays cle
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
@@ -33,6 +32,7 @@ from ticketflow.fsutil import locked
 from ticketflow.gitresults import FetchResult, PullResult, PushResult
 from ticketflow.merge import FieldConflict, Strategy, TextMerge, merge_tickets
 from ticketflow.model import Ticket, is_ticket_id
+from ticketflow.redact import redact_url
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,6 @@ def init_repo(root: Path, default_branch: str) -> None:
 
 
 # --- remotes: fetch, pull, push -------------------------------------------------------------
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
-
-
-def redact_url(text: str) -> str:
-    """Hide credentials in any URL inside ``text`` (``https://user:token@host`` -> ``***@``)."""
-    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
-
 
 _TRANSIENT = (
     "timed out",
