@@ -821,7 +821,21 @@ def run_jobs(
                 ticker.cancel()
                 loop.remove_signal_handler(signal.SIGINT)
 
-    return asyncio.run(drive())
+    try:
+        return asyncio.run(drive())
+    except TicketflowError as exc:
+        raise _redacted(exc) from None
+
+
+def _redacted(exc: TicketflowError) -> TicketflowError:
+    """``exc`` with every URL in its message and hint redacted: whatever a job's error
+    quotes (its sources redact already; this is the last line before stderr)."""
+    from ticketflow.redact import redact_text
+
+    exc.message = redact_text(exc.message)
+    exc.hint = None if exc.hint is None else redact_text(exc.hint)
+    exc.args = (exc.message,)
+    return exc
 
 
 class ProgressDisplay:
@@ -871,8 +885,10 @@ class ProgressDisplay:
             self._progress.stop()
 
     def update(self, current: int, total: int | None, message: str) -> None:
+        from ticketflow.redact import redact_text
+
         with self._lock:
-            self._state = (current, total, message)
+            self._state = (current, total, redact_text(message))
 
     def refresh(self, final: bool = False) -> None:
         """Draw the latest state (main thread only); on a pipe, at most a line a second."""
@@ -928,6 +944,7 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     """
     from ticketflow import gitresults
     from ticketflow.jobs.git import pull_job
+    from ticketflow.redact import redact_data
 
     job = pull_job(store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
     (result,) = run_jobs(out, "pull", store, lambda q: [q.submit(job)])
@@ -956,7 +973,7 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
             out_lines.append(f"{_plural(len(changed), 'ticket')} changed")
         return "\n".join(out_lines) + "\n"
 
-    out.emit(result.to_json(), text)
+    out.emit(redact_data(result.to_json()), text)
 
 
 @cli.command("push")
@@ -970,12 +987,13 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
     """
     from ticketflow import gitresults
     from ticketflow.jobs.git import push_job
+    from ticketflow.redact import redact_data
 
     job = push_job(store.root, store.config, remote=remote)
     (result,) = run_jobs(out, "push", store, lambda q: [q.submit(job)])
     assert isinstance(result, gitresults.PushResult)
     out.emit(
-        result.to_json(),
+        redact_data(result.to_json()),
         f"Pushed {result.commit[:10]} to {result.remote}/{result.branch}\n",
     )
 
@@ -988,6 +1006,7 @@ def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     """Pull, then push: the one command to share your tickets with the team."""
     from ticketflow import gitresults
     from ticketflow.jobs.git import submit_sync
+    from ticketflow.redact import redact_data
 
     pulled, pushed = run_jobs(
         out,
@@ -999,7 +1018,7 @@ def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     )
     assert isinstance(pulled, gitresults.PullResult) and isinstance(pushed, gitresults.PushResult)
     out.emit(
-        {"pull": pulled.to_json(), "push": pushed.to_json()},
+        redact_data({"pull": pulled.to_json(), "push": pushed.to_json()}),
         f"Pulled ({pulled.outcome}), then pushed {pushed.commit[:10]} to "
         f"{pushed.remote}/{pushed.branch}\n",
     )

@@ -32,7 +32,7 @@ from ticketflow.fsutil import locked
 from ticketflow.gitresults import FetchResult, PullResult, PushResult
 from ticketflow.merge import FieldConflict, Strategy, TextMerge, merge_tickets
 from ticketflow.model import Ticket, is_ticket_id
-from ticketflow.redact import redact_url
+from ticketflow.redact import redact_text, redact_url
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def classify_error(exc: Exception, action: str) -> GitError:
 
     libgit2 reports both kinds as ``GitError``; the message is all there is to go on.
     """
-    message = redact_url(str(exc)).strip() or type(exc).__name__
+    message = redact_text(str(exc)).strip() or type(exc).__name__
     lowered = message.lower()
     if any(pattern in lowered for pattern in _TRANSIENT):
         return NetworkError(
@@ -257,7 +257,7 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self.cancel.raise_if_cancelled()
         text = " ".join(string.replace("\r", "\n").split("\n")[-2:]).strip()
         if text:
-            self._report("remote", 0, None, f"remote: {redact_url(text)}")
+            self._report("remote", 0, None, f"remote: {redact_text(text)}")
 
     def push_transfer_progress(
         self, objects_pushed: int, total_objects: int, bytes_pushed: int
@@ -392,7 +392,7 @@ def _remote(repo: pygit2.Repository, name: str | None) -> pygit2.Remote:
     except (KeyError, ValueError):
         known = ", ".join(r.name or "" for r in repo.remotes) or "none"
         raise GitError(
-            f"no remote named {name!r} (remotes: {known})",
+            f"no remote named {redact_text(repr(name))} (remotes: {known})",
             hint="add one: git remote add origin <url>",
         ) from None
 
@@ -863,7 +863,7 @@ def push(
             raise PushRejectedError(
                 "the remote has commits you don't have: run ticketflow pull", hint=rejected_hint
             )
-        raise PushRejectedError(f"the remote rejected the push: {redact_url(reason)}")
+        raise PushRejectedError(f"the remote rejected the push: {redact_text(reason)}")
     progress(1, 1, f"pushed {branch} to {remote}/{dest}")
     return PushResult(remote, url, dest, str(local), callbacks.total or 0)
 

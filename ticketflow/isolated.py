@@ -56,6 +56,7 @@ from ticketflow.errors import (
     TicketflowError,
     UsageError,
 )
+from ticketflow.redact import redact_text
 
 NICENESS = 5
 """How much lower the child's scheduling priority is than the interface's."""
@@ -240,7 +241,7 @@ def run_isolated(
                     proc.stdin.close()
         if final is None:
             errors.seek(0)
-            tail = errors.read()[-2000:].decode("utf-8", "replace").strip()
+            tail = redact_text(errors.read()[-2000:].decode("utf-8", "replace").strip())
             if cancel.cancelled:
                 raise CancelledError(cancel.reason)
             raise TicketflowError(

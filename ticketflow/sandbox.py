@@ -317,6 +317,115 @@ class ThrottledRelay:
                     raise RuntimeError(f"relay thread {thread.name} did not end")
 
 
+class GitHttpServer:
+    """``git http-backend`` behind a small HTTP server on 127.0.0.1 (smart HTTP, push
+    enabled), for remotes whose URL carries credentials and a query.
+
+    ``auth=(user, password)`` asks for HTTP Basic authentication and accepts only that
+    pair; ``fail=500`` (or any status) answers every request with that status instead.
+    ``requests`` records (method, path) of what was asked.
+    """
+
+    def __init__(
+        self, base: Path, *, auth: tuple[str, str] | None = None, fail: int | None = None
+    ) -> None:
+        import base64
+        import http.server
+
+        self.base = base
+        self.requests: list[tuple[str, str]] = []
+        expected = (
+            "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode() if auth else None
+        )
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet."""
+
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks: list[bytes] = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return b"".join(chunks)
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _serve(self) -> None:
+                server.requests.append((self.command, self.path))
+                body = self._body() if self.command == "POST" else b""
+                if fail is not None:
+                    self._reply(fail, {}, b"failing on purpose\n")
+                    return
+                if expected and self.headers.get("Authorization") != expected:
+                    self._reply(401, {"WWW-Authenticate": 'Basic realm="team"'}, b"")
+                    return
+                path, _, query = self.path.partition("?")
+                env = {
+                    "PATH": os.environ.get("PATH", ""),
+                    "GIT_PROJECT_ROOT": str(base),
+                    "GIT_HTTP_EXPORT_ALL": "1",
+                    "REQUEST_METHOD": self.command,
+                    "PATH_INFO": path,
+                    "QUERY_STRING": query,
+                    "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                    "CONTENT_LENGTH": str(len(body)),
+                    "REMOTE_USER": auth[0] if auth else "anonymous",  # enables receive-pack
+                    "REMOTE_ADDR": "127.0.0.1",
+                    "GIT_CONFIG_NOSYSTEM": "1",
+                    "HOME": str(base),
+                }
+                out = subprocess.run(
+                    ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
+                ).stdout
+                head, _, payload = out.partition(b"\r\n\r\n")
+                status, headers = 200, {}
+                for line in head.decode("latin-1").split("\r\n"):
+                    key, _, value = line.partition(":")
+                    if key.lower() == "status":
+                        status = int(value.split()[0])
+                    elif key:
+                        headers[key] = value.strip()
+                self._reply(status, headers, payload)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = int(self.httpd.server_address[1])
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, daemon=True, name="http-git-server"
+        )
+        self._thread.start()
+
+    def url(self, name: str, userinfo: str = "", query: str = "") -> str:
+        at = f"{userinfo}@" if userinfo else ""
+        return f"http://{at}127.0.0.1:{self.port}/{name}" + (f"?{query}" if query else "")
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=10)
+
+
 def add_blobs(repo: Path, count: int, size: int, seed: int = 1) -> None:
     """Commit ``count`` incompressible files under ``attachments/`` (a heavy transfer)."""
     rng = random.Random(seed)  # noqa: S311 - demo data
