@@ -28,6 +28,7 @@ from ticketflow.config import (
     load_config,
 )
 from ticketflow.errors import (
+    CancelledError,
     EditorError,
     GitError,
     MalformedTicketError,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 FORMAT_ENV = "TICKETFLOW_OUTPUT_FORMAT"
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -773,6 +775,15 @@ def status_cmd(store: TicketStore, out: Output) -> None:
 # --- git sync ---------------------------------------------------------------------------------
 
 
+class _Terminated(CancelledError):
+    """A job cancelled because the process got SIGTERM: the same error, exit code 143."""
+
+    exit_code = EXIT_TERMINATED
+
+    def details(self) -> dict[str, object]:
+        return {**super().details(), "signal": "SIGTERM"}
+
+
 def run_jobs(
     out: Output,
     title: str,
@@ -781,8 +792,12 @@ def run_jobs(
 ) -> list[object]:
     """Run jobs through the job queue with a live progress display; return their results.
 
-    Ctrl+C cancels them for real (the transfer stops at its next libgit2 callback) and we
-    wait until they have stopped; a second Ctrl+C quits at once.
+    Ctrl+C (SIGINT) or SIGTERM cancels them for real: a transfer, which runs in a child
+    process (``ticketflow.isolated``), is abandoned at once while in its network phase and
+    stops cooperatively after it. We wait until the jobs have ended, so the job history
+    records them as cancelled, and exit 130 (SIGINT) or 143 (SIGTERM). A second signal
+    quits at once, without waiting (a child past its point of no return finishes alone).
+    The handlers stay installed until the queue has shut down and written the history.
     """
     import asyncio
     import signal
@@ -790,39 +805,67 @@ def run_jobs(
     from ticketflow.jobs import JobQueue, JobSettings
 
     display = ProgressDisplay(out, title)
+    received: list[int] = []
 
     async def drive() -> list[object]:
-        async with JobQueue.for_repo(store.root, JobSettings.from_config(store.config)) as queue:
-            ids = submit(queue)
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        queue: JobQueue | None = None
+        ids: list[JobId] = []
 
-            def on_sigint() -> None:
-                loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl+C quits at once
+        def on_signal(signum: int) -> None:
+            if received:  # a second one: quit now
+                display.close()
+                click.echo("\nOperation cancelled", err=True)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED)
+            received.append(signum)
+            reason = "terminated" if signum == signal.SIGTERM else "interrupted"
+            if queue is not None:
                 for job_id in ids:
-                    queue.cancel(job_id, "interrupted")
-                display.update(0, None, "cancelling... (Ctrl+C again to quit at once)")
+                    queue.cancel(job_id, reason)
+            again = "Ctrl+C" if signum == signal.SIGINT else "signal"
+            display.update(0, None, f"cancelling... ({again} again to quit at once)")
 
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        handled = (signal.SIGINT, signal.SIGTERM)
+        for signum in handled:
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            async with JobQueue.for_repo(
+                store.root, JobSettings.from_config(store.config)
+            ) as queue:
+                ids = submit(queue)
+                if received:  # a signal came while the queue started
+                    for job_id in ids:
+                        queue.cancel(job_id, "interrupted")
 
-            async def redraw() -> None:  # a throttled line is printed later, never dropped
-                while True:
-                    await asyncio.sleep(0.25)
-                    display.refresh()
-
-            ticker = asyncio.create_task(redraw())
-            try:
-                with display:
-                    async for progress in queue.watch(*ids):
-                        display.update(progress.current, progress.total, progress.message)
+                async def redraw() -> None:  # a throttled line is printed later, never dropped
+                    while True:
+                        await asyncio.sleep(0.25)
                         display.refresh()
-                    display.refresh(final=True)
-                return [await queue.wait(job_id) for job_id in ids]
-            finally:
-                ticker.cancel()
-                loop.remove_signal_handler(signal.SIGINT)
+
+                ticker = asyncio.create_task(redraw())
+                try:
+                    with display:
+                        async for progress in queue.watch(*ids):
+                            display.update(progress.current, progress.total, progress.message)
+                            display.refresh()
+                        display.refresh(final=True)
+                    return [await queue.wait(job_id) for job_id in ids]
+                finally:
+                    ticker.cancel()
+        finally:
+            for signum in handled:
+                loop.remove_signal_handler(signum)
 
     try:
         return asyncio.run(drive())
+    except CancelledError as exc:
+        if received and received[0] == signal.SIGTERM:
+            suffix = f" after {exc.partial}" if exc.partial else ""
+            said = exc.message.removesuffix(suffix) if suffix else exc.message
+            raise _redacted(_Terminated(said, partial=exc.partial)) from None
+        raise _redacted(exc) from None
     except TicketflowError as exc:
         raise _redacted(exc) from None
 
@@ -881,8 +924,13 @@ class ProgressDisplay:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        self.close()
+
+    def close(self) -> None:
+        """Take the bar off the terminal (and give the cursor back); idempotent."""
+        progress, self._progress = self._progress, None
+        if progress is not None:
+            progress.stop()
 
     def update(self, current: int, total: int | None, message: str) -> None:
         from ticketflow.redact import redact_text
@@ -946,7 +994,13 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     from ticketflow.jobs.git import pull_job
     from ticketflow.redact import redact_data
 
-    job = pull_job(store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
+    job = pull_job(
+        store.root,
+        store.config,
+        remote=remote,
+        strategy=strategy,  # type: ignore[arg-type]
+        isolated=True,
+    )
     (result,) = run_jobs(out, "pull", store, lambda q: [q.submit(job)])
     assert isinstance(result, gitresults.PullResult)
 
@@ -989,7 +1043,7 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
     from ticketflow.jobs.git import push_job
     from ticketflow.redact import redact_data
 
-    job = push_job(store.root, store.config, remote=remote)
+    job = push_job(store.root, store.config, remote=remote, isolated=True)
     (result,) = run_jobs(out, "push", store, lambda q: [q.submit(job)])
     assert isinstance(result, gitresults.PushResult)
     out.emit(
@@ -1013,7 +1067,14 @@ def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
         "sync",
         store,
         lambda q: list(
-            submit_sync(q, store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
+            submit_sync(
+                q,
+                store.root,
+                store.config,
+                remote=remote,
+                strategy=strategy,  # type: ignore[arg-type]
+                isolated=True,
+            )
         ),
     )
     assert isinstance(pulled, gitresults.PullResult) and isinstance(pushed, gitresults.PushResult)

@@ -181,7 +181,8 @@ class ThrottledRelay:
     ``trickle_every`` seconds. What the client sends always goes through.
 
     ``close`` shuts every socket down (so no thread stays blocked in a read or a write)
-    and joins its threads.
+    and joins its threads. ``accepted`` is set once a client connected, ``stalling`` once
+    the relay began to misbehave; ``forwarded`` counts the server's bytes passed on.
     """
 
     def __init__(
@@ -206,6 +207,9 @@ class ThrottledRelay:
         self.server.listen()
         self.port = int(self.server.getsockname()[1])
         self._stop = threading.Event()
+        self.accepted = threading.Event()
+        self.stalling = threading.Event()
+        self.forwarded = 0
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -233,6 +237,7 @@ class ThrottledRelay:
                 continue
             with self._lock:
                 self._sockets += [client, upstream]
+            self.accepted.set()
             if self._stop.is_set():  # closed while we connected
                 self._shut([client, upstream])
                 return
@@ -261,11 +266,13 @@ class ThrottledRelay:
                     break
                 if budget is not None and len(data) > budget:
                     dst.sendall(data[:budget])
+                    self.forwarded += budget
                     self._misbehave(src, dst, data[budget:])
                     break
                 if budget is not None:
                     budget -= len(data)
                 dst.sendall(data)
+                self.forwarded += len(data)
                 if self.rate:
                     self._stop.wait(len(data) / self.rate)
         except OSError:
@@ -274,6 +281,7 @@ class ThrottledRelay:
             self._shut([src, dst])
 
     def _misbehave(self, src: socket.socket, dst: socket.socket, pending: bytes) -> None:
+        self.stalling.set()
         if self.stall == "silent":
             self._stop.wait()  # hold the connection open, pass nothing
             return
@@ -281,6 +289,7 @@ class ThrottledRelay:
         while not self._stop.is_set():
             if pending:
                 dst.sendall(pending[:1])
+                self.forwarded += 1
                 pending = pending[1:]
             self._stop.wait(self.trickle_every)
             with contextlib.suppress(TimeoutError):
