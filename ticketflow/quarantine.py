@@ -129,7 +129,20 @@ class Scratch:
 
     def publish(self, message: str) -> list[str]:
         """Move the transfer's objects, refs and FETCH_HEAD into the repository; return the
-        names of the refs that changed. The point of no return: run it whole."""
+        names of the refs that changed. The point of no return: run it whole.
+
+        A ref another git process holds locked fails it with a ``GitError``; what was
+        published before stays (objects, and refs updated one by one, as ``git fetch``)."""
+        try:
+            return self._publish(message)
+        except (pygit2.GitError, OSError) as exc:
+            raise GitError(
+                f"the transfer succeeded but updating the repository failed: {exc}",
+                hint="another git process may be writing to it; try again, or run "
+                "'git status' there to see what git thinks",
+            ) from None
+
+    def _publish(self, message: str) -> list[str]:
         self._move_objects()
         changed = self._move_refs(message)
         fetch_head = self.path / "FETCH_HEAD"
