@@ -10,6 +10,7 @@ Assertions are about behaviour; the only times are generous bounds that prove th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -375,25 +376,31 @@ async def test_cancelling_an_isolated_pull_ends_it_at_once(stalling: Stalling) -
     client = stalling.client
     before = repo_state(client)
     store = TicketStore.open(client)
+    seen: list[str] = []
     async with JobQueue.for_repo(client) as queue:
         job = queue.submit(pull_job(client, store.config, isolated=True))
+        updates = queue.subscribe()
+
+        async def collect() -> None:
+            async for update in updates:
+                seen.append(update.message)
+
+        collector = asyncio.create_task(collect())
         while not stalling.relay.stalling.is_set():
-            await asyncio_sleep(0.02)
-        await asyncio_sleep(0.3)
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        if stalling.relay.stall_after:
+            # the burst before the trickle reached us, though no callback followed it
+            assert any(m.startswith("receiving objects") for m in seen), seen
         sent = time.monotonic()
         queue.cancel(job)  # ESC
         with pytest.raises(CancelledError) as info:
             await queue.wait(job)
         took = time.monotonic() - sent
         assert queue.status(job) is JobStatus.CANCELLED
+        collector.cancel()
     assert took < 15
     assert info.value.message.startswith("fetch cancelled")
     assert load_history(client)[0]["status"] == "cancelled"
     assert isolated_children(client) == []
     assert_repo_unchanged(client, before)
-
-
-async def asyncio_sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)

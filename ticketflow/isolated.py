@@ -166,12 +166,37 @@ def child_main(argv: list[str]) -> int:
             line = b""
         stop("cancelled" if line else "the parent process is gone")
 
+    progress_lock = threading.Lock()
+    last = 0.0
+    pending: list[Any] | None = None
+
+    def progress(current: int, total: int | None, message: str) -> None:
+        """At most one line per ``PROGRESS_INTERVAL``; a value that came sooner is kept and
+        sent later (by the watchdog), so the last state is never stranded."""
+        nonlocal last, pending
+        with progress_lock:
+            now = time.monotonic()
+            if now - last >= PROGRESS_INTERVAL or (total is not None and current >= total):
+                last, pending = now, None
+                emit({"progress": [current, total, message]})
+            else:
+                pending = [current, total, message]
+
+    def flush_progress() -> None:
+        nonlocal last, pending
+        with progress_lock:
+            if pending is not None and time.monotonic() - last >= PROGRESS_INTERVAL:
+                emit({"progress": pending})
+                last, pending = time.monotonic(), None
+
     def watchdog() -> None:
         """The low-speed rule, also when libgit2 calls back nothing; between libgit2's
-        reports the kernel's socket counters tell whether bytes still flow."""
+        reports the kernel's socket counters tell whether bytes still flow. And the
+        progress value the throttle held back."""
         sockets = SocketCounter()
         while True:
             time.sleep(WATCHDOG_INTERVAL)
+            flush_progress()
             if watch.in_network:
                 total = sockets.total()
                 if total is not None:
@@ -185,15 +210,6 @@ def child_main(argv: list[str]) -> int:
     threading.Thread(target=watchdog, daemon=True, name="stall-watchdog").start()
     with contextlib.suppress(OSError, AttributeError):
         os.nice(NICENESS)
-
-    last = 0.0
-
-    def progress(current: int, total: int | None, message: str) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= PROGRESS_INTERVAL or (total is not None and current >= total):
-            last = now
-            emit({"progress": [current, total, message]})
 
     try:
         kind = argv[0]
