@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,8 +198,6 @@ class _Callbacks(pygit2.RemoteCallbacks):
     libgit2 has unwound. The bytes libgit2 reports are counted on ``watch``.
     """
 
-    REPORT_EVERY = 0.05
-
     def __init__(
         self,
         url: str,
@@ -218,8 +215,6 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self.received_bytes = 0
         self.rejected: list[tuple[str, str]] = []
         self.updated: list[str] = []
-        self._last = 0.0
-        self._phase = ""
         self._credential_attempts = 0
 
     def cancelled(self, what: str) -> CancelledError:
@@ -228,12 +223,10 @@ class _Callbacks(pygit2.RemoteCallbacks):
         return CancelledError(f"{what} cancelled", partial=f"{done} objects")
 
     def _report(self, phase: str, current: int, total: int | None, message: str) -> None:
-        now = time.monotonic()
-        final = total is not None and current >= total
-        if phase != self._phase or final or now - self._last >= self.REPORT_EVERY:
-            self._phase = phase
-            self._last = now
-            self.progress(current, total, message)
+        """Every value goes on: the listeners coalesce (the job queue keeps the latest per
+        job, the isolated child sends a held-back one later). Dropping one here would strand
+        it when no callback follows (a burst of objects, then a stalled server)."""
+        self.progress(current, total, message)
 
     def _checks(self) -> None:
         self.cancel.raise_if_cancelled()
