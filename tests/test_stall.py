@@ -405,3 +405,28 @@ async def test_cancelling_an_isolated_pull_ends_it_at_once(stalling: Stalling) -
     assert load_history(client)[0]["status"] == "cancelled"
     assert isolated_children(client) == []
     assert_repo_unchanged(client, before)
+
+
+@pytest.mark.parametrize("stalling", [TRICKLE_IN_PACK], indirect=True)
+def test_a_second_ctrl_c_quits_at_once_and_the_child_stops_alone(stalling: Stalling) -> None:
+    """The child is frozen (SIGSTOP), so the first Ctrl+C cannot end the job; the second
+    quits the command at once. Thawed, the child finds its parent gone and ends itself."""
+    client = stalling.client
+    before = repo_state(client)
+    proc = start(client, "pull")
+    wait_for(lambda: scratch_packs(client))
+    wait_for(lambda: isolated_children(client))
+    (child,) = isolated_children(client)
+    os.kill(child, signal.SIGSTOP)
+    try:
+        os.kill(proc.pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert proc.poll() is None  # waiting for the job to end
+        os.kill(proc.pid, signal.SIGINT)
+        _, err, took = finish(proc, 30)
+        assert proc.returncode == 130 and took < 5
+        assert err.rstrip().endswith("Operation cancelled")
+    finally:
+        os.kill(child, signal.SIGCONT)
+    wait_for(lambda: not isolated_children(client), timeout=15)
+    assert_repo_unchanged(client, before)  # it removed its scratch folder itself
