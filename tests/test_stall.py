@@ -38,7 +38,12 @@ from ticketflow.jobs import JobQueue, JobStatus, load_history
 from ticketflow.jobs.git import pull_job
 from ticketflow.sandbox import ThrottledRelay
 from ticketflow.store import TicketStore
-from ticketflow.transfer import LowSpeedRule, TransferStalledError, TransferWatch
+from ticketflow.transfer import (
+    LowSpeedRule,
+    SocketCounter,
+    TransferStalledError,
+    TransferWatch,
+)
 
 # --- the rule, with a clock of our own -----------------------------------------------------
 
@@ -100,6 +105,41 @@ def test_the_watch_reports_a_stall_only_in_the_network_phase() -> None:
         with pytest.raises(TransferStalledError):
             watch.check()
     assert watch.stall() is None  # the local phase is never stalled
+
+
+class FakeSockets(SocketCounter):
+    """The kernel's count, set by the test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.value = 0
+
+    def total(self) -> int | None:
+        return self.value
+
+
+def test_the_kernel_count_starts_when_the_network_phase_starts() -> None:
+    """Between libgit2's reports (one per object) only the kernel sees bytes flowing; its
+    count is taken from the moment the phase begins, so a burst that came before the
+    watchdog's first reading is not lost (it was: libgit2's count then stayed ahead and hid
+    the kernel's, and a steady 20 kB/s link was called stalled)."""
+    now = [0.0]
+    sockets = FakeSockets()
+    sockets.value = 500  # an older connection of this process
+    watch = TransferWatch(clock=lambda: now[0], sockets=sockets)
+    with watch.network("fetch", "fetch", 1000, 1.0):
+        now[0], sockets.value = 0.3, 500 + 17_000  # the first burst, read late
+        watch.count("received", 16_384)  # libgit2: one object
+        watch.poll()
+        for step in range(1, 30):  # 16 kB every 0.8 s, libgit2 silent meanwhile
+            now[0] = 0.3 + step * 0.4
+            if step % 2 == 0:
+                sockets.value += 16_384
+            watch.poll()
+            assert watch.stall() is None, now[0]
+        now[0] += 1.5  # then nothing at all
+        watch.poll()
+        assert watch.stall() is not None
 
 
 def test_abandon_holds_the_network_phase() -> None:

@@ -120,7 +120,7 @@ def _work(
 def child_main(argv: list[str]) -> int:
     """``python -m ticketflow.isolated KIND ROOT [OPTIONS-JSON]``: see the module's text."""
     token = CancelToken()
-    watch = TransferWatch()
+    watch = TransferWatch(sockets=SocketCounter())
     out = sys.stdout
     out_lock = threading.Lock()
     root = Path(argv[1]) if len(argv) > 1 else Path.cwd()
@@ -193,14 +193,10 @@ def child_main(argv: list[str]) -> int:
         """The low-speed rule, also when libgit2 calls back nothing; between libgit2's
         reports the kernel's socket counters tell whether bytes still flow. And the
         progress value the throttle held back."""
-        sockets = SocketCounter()
         while True:
             time.sleep(WATCHDOG_INTERVAL)
             flush_progress()
-            if watch.in_network:
-                total = sockets.total()
-                if total is not None:
-                    watch.kernel(total)
+            watch.poll()
             stalled = watch.stall()
             if stalled is not None:
                 final = {"error": _error_json(stalled)}

@@ -119,8 +119,12 @@ class TransferWatch:
     """One process's view of its current transfer, shared by the thread running libgit2
     (its callbacks report here) and the threads that may end it; see the module text."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, sockets: SocketCounter | None = None
+    ) -> None:
         self._clock = clock
+        self.sockets = sockets
+        """The kernel's byte counts (the isolated child's watchdog reads them: ``poll``)."""
         self._lock = threading.Lock()
         self._network = False
         self._rule = LowSpeedRule(0, 0)
@@ -137,10 +141,11 @@ class TransferWatch:
     @contextlib.contextmanager
     def network(self, what: str, action: str, floor: int, window: float) -> Iterator[None]:
         """The network phase: around the libgit2 call that transfers, nothing else."""
+        base = self.sockets.total() if self.sockets is not None else None  # before connecting
         with self._lock:
             self.what, self.action = what, action
             self._counts = {}
-            self._kernel, self._kernel_base = 0, None
+            self._kernel, self._kernel_base = 0, base
             self.received, self.total = 0, None
             self._rule = LowSpeedRule(floor, window)
             self._rule.restart(self._clock(), 0)
@@ -172,9 +177,16 @@ class TransferWatch:
             self._counts[source] = self._counts.get(source, 0) + count
             self._observe()
 
+    def poll(self) -> None:
+        """Read the kernel's count (``sockets``), in the network phase only."""
+        if self.sockets is not None and self._network:
+            total = self.sockets.total()
+            if total is not None:
+                self.kernel(total)
+
     def kernel(self, cumulative: int) -> None:
-        """The process's sockets have moved ``cumulative`` bytes (``SocketCounter``); the
-        first reading of the network phase is its zero."""
+        """The process's sockets have moved ``cumulative`` bytes (``SocketCounter``),
+        counted from the reading taken as the network phase began (else the first)."""
         with self._lock:
             if not self._network:
                 return
@@ -238,11 +250,16 @@ class SocketCounter:
     def __init__(self, fd_dir: Path = Path("/proc/self/fd")) -> None:
         self.fd_dir = fd_dir
         self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
         self.available = fd_dir.is_dir() and hasattr(socket, "TCP_INFO")
 
     def total(self) -> int | None:
         if not self.available:
             return None
+        with self._lock:
+            return self._total()
+
+    def _total(self) -> int | None:
         try:
             names = os.listdir(self.fd_dir)
         except OSError:
