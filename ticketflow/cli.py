@@ -836,8 +836,9 @@ def run_jobs(
             ) as queue:
                 ids = submit(queue)
                 if received:  # a signal came while the queue started
+                    reason = "terminated" if received[0] == signal.SIGTERM else "interrupted"
                     for job_id in ids:
-                        queue.cancel(job_id, "interrupted")
+                        queue.cancel(job_id, reason)
 
                 async def redraw() -> None:  # a throttled line is printed later, never dropped
                     while True:
