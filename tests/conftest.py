@@ -175,6 +175,8 @@ def git_daemon(tmp_path: Path) -> Iterator[GitDaemon]:
         yield daemon
     finally:
         daemon.stop()
+    # nothing of it lives on: no --serve child, upload-pack or pack-objects
+    assert sandbox.group_members(daemon.pgid) == []
 
 
 def make_big_bare(path: Path, files: int, size: int) -> None:
@@ -225,6 +227,55 @@ def snapshot(root: Path) -> dict[str, bytes]:
     files["<HEAD>"] = git(root, "rev-parse", "HEAD").encode()
     files["<branches>"] = git(root, "for-each-ref", "refs/heads").encode()
     return files
+
+
+def repo_state(root: Path) -> dict[str, object]:
+    """Everything a transfer could leave behind, beyond ``snapshot``: every ref (remote ones
+    too), packed-refs, FETCH_HEAD, every file of the object store, lock files and scratch
+    repositories anywhere in the git dir. The job history and ticketflow's own lock file
+    are left out (they change by design)."""
+    gitdir = root / ".git"
+    state: dict[str, object] = dict(snapshot(root))
+    state["<refs>"] = git(root, "for-each-ref", "--format=%(refname) %(objectname)")
+    for name in ("packed-refs", "FETCH_HEAD", "shallow"):
+        path = gitdir / name
+        state[f"<{name}>"] = path.read_bytes() if path.exists() else None
+    state["<objects>"] = sorted(
+        p.relative_to(gitdir).as_posix() for p in (gitdir / "objects").rglob("*") if p.is_file()
+    )
+    state["<locks>"] = sorted(
+        p.relative_to(gitdir).as_posix()
+        for p in gitdir.rglob("*.lock")
+        if p.name != "ticketflow.lock"
+    )
+    transfer = gitdir / "ticketflow" / "transfer"
+    state["<scratch>"] = sorted(p.name for p in transfer.iterdir()) if transfer.exists() else []
+    return state
+
+
+def assert_repo_unchanged(root: Path, before: dict[str, object]) -> None:
+    """Refs, HEAD, index, work tree, objects as they were; no lock file, no scratch
+    repository, no temporary pack left; and ``git fsck --strict`` finds nothing."""
+    after = repo_state(root)
+    assert after["<locks>"] == [] and after["<scratch>"] == []
+    assert after == before
+    git(root, "fsck", "--strict", "--no-progress")
+
+
+def isolated_children(root: Path) -> list[int]:
+    """Living ``python -m ticketflow.isolated`` processes working on ``root``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"ticketflow.isolated" in argv and str(root).encode() in argv and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 class Team:

@@ -56,6 +56,18 @@ def test_timeouts_of_zero_mean_default() -> None:
     assert config.git_timeout == 30 and config.init_commands_timeout == 60
 
 
+def test_low_speed_floor_defaults_and_zero_turns_it_off() -> None:
+    assert Config().git_low_speed_bytes == 1000
+    assert parse_config({"timeouts": {"git": 10}}, Path("x")).git_low_speed_bytes == 1000
+    config = parse_config({"timeouts": {"git_low_speed_bytes": 0}}, Path("x"))
+    assert config.git_low_speed_bytes == 0
+    config = parse_config({"timeouts": {"git_low_speed_bytes": 50_000}}, Path("x"))
+    assert config.git_low_speed_bytes == 50_000
+    # an unknown key beside it stays what it always was: kept, never an error
+    config = parse_config({"timeouts": {"git": 5, "something_new": "x"}}, Path("x"))
+    assert config.raw["timeouts"]["something_new"] == "x"
+
+
 @pytest.mark.parametrize(
     ("data", "fragment"),
     [
@@ -70,6 +82,9 @@ def test_timeouts_of_zero_mean_default() -> None:
         ({"tickets": {"template": 5}}, "tickets.template must be text"),
         ({"timeouts": {"git": -1}}, "between 0 and 3600"),
         ({"timeouts": {"init_commands": 3601}}, "between 0 and 3600"),
+        ({"timeouts": {"git_low_speed_bytes": -1}}, "git_low_speed_bytes must be between 0"),
+        ({"timeouts": {"git_low_speed_bytes": "1k"}}, "git_low_speed_bytes must be an integer"),
+        ({"timeouts": {"git_low_speed_bytes": True}}, "git_low_speed_bytes must be an integer"),
     ],
 )
 def test_bad_values_are_clear_errors(data: object, fragment: str) -> None:

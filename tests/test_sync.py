@@ -21,8 +21,8 @@ from ticketflow.gitrepo import (
     fetch,
     pull,
     push,
-    redact_url,
 )
+from ticketflow.redact import redact_text
 from ticketflow.store import TicketStore
 
 
@@ -243,7 +243,7 @@ def test_unreachable_remote_is_transient_and_credentials_are_redacted(tmp_path: 
     assert "s3cret-token" not in text and "alice" not in text
     assert "http://***@127.0.0.1" in info.value.message
     assert (
-        redact_url("see https://u:p@h/x and ssh://git@h/y")
+        redact_text("see https://u:p@h/x and ssh://git@h/y")
         == "see https://***@h/x and ssh://***@h/y"
     )
 

@@ -30,6 +30,7 @@ from ticketflow.config import (
     load_config,
 )
 from ticketflow.errors import (
+    CancelledError,
     EditorError,
     GitError,
     MalformedTicketError,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 FORMAT_ENV = "TICKETFLOW_OUTPUT_FORMAT"
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -858,6 +860,15 @@ def status_cmd(store: TicketStore, out: Output) -> None:
 # --- git sync ---------------------------------------------------------------------------------
 
 
+class _Terminated(CancelledError):
+    """A job cancelled because the process got SIGTERM: the same error, exit code 143."""
+
+    exit_code = EXIT_TERMINATED
+
+    def details(self) -> dict[str, object]:
+        return {**super().details(), "signal": "SIGTERM"}
+
+
 def run_jobs(
     out: Output,
     title: str,
@@ -866,8 +877,12 @@ def run_jobs(
 ) -> list[object]:
     """Run jobs through the job queue with a live progress display; return their results.
 
-    Ctrl+C cancels them for real (the transfer stops at its next libgit2 callback) and we
-    wait until they have stopped; a second Ctrl+C quits at once.
+    Ctrl+C (SIGINT) or SIGTERM cancels them for real: a transfer, which runs in a child
+    process (``ticketflow.isolated``), is abandoned at once while in its network phase and
+    stops cooperatively after it. We wait until the jobs have ended, so the job history
+    records them as cancelled, and exit 130 (SIGINT) or 143 (SIGTERM). A second signal
+    quits at once, without waiting (a child past its point of no return finishes alone).
+    The handlers stay installed until the queue has shut down and written the history.
     """
     import asyncio
     import signal
@@ -875,38 +890,81 @@ def run_jobs(
     from ticketflow.jobs import JobQueue, JobSettings
 
     display = ProgressDisplay(out, title)
+    received: list[int] = []
 
     async def drive() -> list[object]:
-        async with JobQueue.for_repo(store.root, JobSettings.from_config(store.config)) as queue:
-            ids = submit(queue)
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        queue: JobQueue | None = None
+        ids: list[JobId] = []
 
-            def on_sigint() -> None:
-                loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl+C quits at once
+        def on_signal(signum: int) -> None:
+            if received:  # a second one: quit now
+                display.close()
+                click.echo("\nOperation cancelled", err=True)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED)
+            received.append(signum)
+            reason = "terminated" if signum == signal.SIGTERM else "interrupted"
+            if queue is not None:
                 for job_id in ids:
-                    queue.cancel(job_id, "interrupted")
-                display.update(0, None, "cancelling... (Ctrl+C again to quit at once)")
+                    queue.cancel(job_id, reason)
+            again = "Ctrl+C" if signum == signal.SIGINT else "signal"
+            display.update(0, None, f"cancelling... ({again} again to quit at once)")
 
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        handled = (signal.SIGINT, signal.SIGTERM)
+        for signum in handled:
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            async with JobQueue.for_repo(
+                store.root, JobSettings.from_config(store.config)
+            ) as queue:
+                ids = submit(queue)
+                if received:  # a signal came while the queue started
+                    reason = "terminated" if received[0] == signal.SIGTERM else "interrupted"
+                    for job_id in ids:
+                        queue.cancel(job_id, reason)
 
-            async def redraw() -> None:  # a throttled line is printed later, never dropped
-                while True:
-                    await asyncio.sleep(0.25)
-                    display.refresh()
-
-            ticker = asyncio.create_task(redraw())
-            try:
-                with display:
-                    async for progress in queue.watch(*ids):
-                        display.update(progress.current, progress.total, progress.message)
+                async def redraw() -> None:  # a throttled line is printed later, never dropped
+                    while True:
+                        await asyncio.sleep(0.25)
                         display.refresh()
-                    display.refresh(final=True)
-                return [await queue.wait(job_id) for job_id in ids]
-            finally:
-                ticker.cancel()
-                loop.remove_signal_handler(signal.SIGINT)
 
-    return asyncio.run(drive())
+                ticker = asyncio.create_task(redraw())
+                try:
+                    with display:
+                        async for progress in queue.watch(*ids):
+                            display.update(progress.current, progress.total, progress.message)
+                            display.refresh()
+                        display.refresh(final=True)
+                    return [await queue.wait(job_id) for job_id in ids]
+                finally:
+                    ticker.cancel()
+        finally:
+            for signum in handled:
+                loop.remove_signal_handler(signum)
+
+    try:
+        return asyncio.run(drive())
+    except CancelledError as exc:
+        if received and received[0] == signal.SIGTERM:
+            suffix = f" after {exc.partial}" if exc.partial else ""
+            said = exc.message.removesuffix(suffix) if suffix else exc.message
+            raise _redacted(_Terminated(said, partial=exc.partial)) from None
+        raise _redacted(exc) from None
+    except TicketflowError as exc:
+        raise _redacted(exc) from None
+
+
+def _redacted(exc: TicketflowError) -> TicketflowError:
+    """``exc`` with every URL in its message and hint redacted: whatever a job's error
+    quotes (its sources redact already; this is the last line before stderr)."""
+    from ticketflow.redact import redact_text
+
+    exc.message = redact_text(exc.message)
+    exc.hint = None if exc.hint is None else redact_text(exc.hint)
+    exc.args = (exc.message,)
+    return exc
 
 
 class ProgressDisplay:
@@ -952,12 +1010,19 @@ class ProgressDisplay:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        self.close()
+
+    def close(self) -> None:
+        """Take the bar off the terminal (and give the cursor back); idempotent."""
+        progress, self._progress = self._progress, None
+        if progress is not None:
+            progress.stop()
 
     def update(self, current: int, total: int | None, message: str) -> None:
+        from ticketflow.redact import redact_text
+
         with self._lock:  # a remote's own text ("remote: ...") is in some messages
-            self._state = (current, total, one_line(message))
+            self._state = (current, total, one_line(redact_text(message)))
 
     def refresh(self, final: bool = False) -> None:
         """Draw the latest state (main thread only); on a pipe, at most a line a second."""
@@ -1013,8 +1078,15 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     """
     from ticketflow import gitresults
     from ticketflow.jobs.git import pull_job
+    from ticketflow.redact import redact_data
 
-    job = pull_job(store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
+    job = pull_job(
+        store.root,
+        store.config,
+        remote=remote,
+        strategy=strategy,  # type: ignore[arg-type]
+        isolated=True,
+    )
     (result,) = run_jobs(out, "pull", store, lambda q: [q.submit(job)])
     assert isinstance(result, gitresults.PullResult)
 
@@ -1041,7 +1113,7 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
             out_lines.append(f"{_plural(len(changed), 'ticket')} changed")
         return "\n".join(out_lines) + "\n"
 
-    out.emit(result.to_json(), text)
+    out.emit(redact_data(result.to_json()), text)
 
 
 @cli.command("push")
@@ -1055,12 +1127,13 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
     """
     from ticketflow import gitresults
     from ticketflow.jobs.git import push_job
+    from ticketflow.redact import redact_data
 
-    job = push_job(store.root, store.config, remote=remote)
+    job = push_job(store.root, store.config, remote=remote, isolated=True)
     (result,) = run_jobs(out, "push", store, lambda q: [q.submit(job)])
     assert isinstance(result, gitresults.PushResult)
     out.emit(
-        result.to_json(),
+        redact_data(result.to_json()),
         f"Pushed {result.commit[:10]} to {result.remote}/{result.branch}\n",
     )
 
@@ -1073,18 +1146,26 @@ def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     """Pull, then push: the one command to share your tickets with the team."""
     from ticketflow import gitresults
     from ticketflow.jobs.git import submit_sync
+    from ticketflow.redact import redact_data
 
     pulled, pushed = run_jobs(
         out,
         "sync",
         store,
         lambda q: list(
-            submit_sync(q, store.root, store.config, remote=remote, strategy=strategy)  # type: ignore[arg-type]
+            submit_sync(
+                q,
+                store.root,
+                store.config,
+                remote=remote,
+                strategy=strategy,  # type: ignore[arg-type]
+                isolated=True,
+            )
         ),
     )
     assert isinstance(pulled, gitresults.PullResult) and isinstance(pushed, gitresults.PushResult)
     out.emit(
-        {"pull": pulled.to_json(), "push": pushed.to_json()},
+        redact_data({"pull": pulled.to_json(), "push": pushed.to_json()}),
         f"Pulled ({pulled.outcome}), then pushed {pushed.commit[:10]} to "
         f"{pushed.remote}/{pushed.branch}\n",
     )

@@ -2,7 +2,8 @@
 
 The file is shared with the Go tool, so reading is lenient (unknown keys are kept in ``raw``
 and never an error) while known keys are type-checked with a clear message. Our additions
-live under keys the Go tool ignores (``git.auto_commit``, ``git.branch_on_start``).
+live under keys the Go tool ignores (``git.auto_commit``, ``git.branch_on_start``,
+``timeouts.git_low_speed_bytes``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class Config:
     default_format: str = "text"
     json_pretty: bool = True
     git_timeout: int = 30
+    git_low_speed_bytes: int = 1000
+    """A transfer that moves fewer bytes than this in ``git_timeout`` seconds has stalled
+    (a network error, retried); 0 turns the rule off. Ours: the Go tool ignores it."""
     init_commands_timeout: int = 60
     auto_commit: bool = True
     branch_on_start: bool = True
@@ -93,6 +97,7 @@ def _get(
 
 
 MAX_TIMEOUT = 3600
+MAX_LOW_SPEED_BYTES = 1 << 30
 
 
 def _timeout(section: dict[str, Any], key: str, default: int, path: Path) -> int:
@@ -104,6 +109,18 @@ def _timeout(section: dict[str, Any], key: str, default: int, path: Path) -> int
             hint="0 means the default",
         )
     return value or default
+
+
+def _byte_floor(section: dict[str, Any], key: str, default: int, path: Path) -> int:
+    """Bytes; unlike the timeouts, 0 means off (git's http.lowSpeedLimit: 0 too)."""
+    value: int = _get(section, key, int, default, f"timeouts.{key}", path)
+    if value < 0 or value > MAX_LOW_SPEED_BYTES:
+        raise ConfigError(
+            f"{path}: timeouts.{key} must be between 0 and {MAX_LOW_SPEED_BYTES} bytes, "
+            f"got {value}",
+            hint="0 turns the low-speed rule off",
+        )
+    return value
 
 
 def _safe_dir_name(value: str, where: str, path: Path) -> str:
@@ -145,6 +162,7 @@ def parse_config(data: Any, path: Path) -> Config:
         raise ConfigError(f"{path}: output.default_format must be text or json, got {fmt!r}")
     timeout_git = _timeout(to, "git", d.git_timeout, path)
     timeout_init = _timeout(to, "init_commands", d.init_commands_timeout, path)
+    low_speed = _byte_floor(to, "git_low_speed_bytes", d.git_low_speed_bytes, path)
     return Config(
         default_branch=_get(
             git, "default_branch", str, d.default_branch, "git.default_branch", path
@@ -178,6 +196,7 @@ def parse_config(data: Any, path: Path) -> Config:
         default_format=fmt,
         json_pretty=_get(out, "json_pretty", bool, d.json_pretty, "output.json_pretty", path),
         git_timeout=timeout_git,
+        git_low_speed_bytes=low_speed,
         init_commands_timeout=timeout_init,
         raw=data,
     )

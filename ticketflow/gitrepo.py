@@ -8,9 +8,7 @@ commit. The same paths are updated in the real index so ``git status`` stays cle
 from __future__ import annotations
 
 import os
-import re
 import subprocess
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,9 @@ from ticketflow.fsutil import locked
 from ticketflow.gitresults import FetchResult, PullResult, PushResult
 from ticketflow.merge import FieldConflict, Strategy, TextMerge, merge_tickets
 from ticketflow.model import Ticket, is_ticket_id
+from ticketflow.quarantine import quarantined
+from ticketflow.redact import redact_text, redact_url
+from ticketflow.transfer import TransferWatch
 
 
 @dataclass(frozen=True)
@@ -139,14 +140,6 @@ def init_repo(root: Path, default_branch: str) -> None:
 
 # --- remotes: fetch, pull, push -------------------------------------------------------------
 
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
-
-
-def redact_url(text: str) -> str:
-    """Hide credentials in any URL inside ``text`` (``https://user:token@host`` -> ``***@``)."""
-    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
-
-
 _TRANSIENT = (
     "timed out",
     "timeout",
@@ -174,7 +167,7 @@ def classify_error(exc: Exception, action: str) -> GitError:
 
     libgit2 reports both kinds as ``GitError``; the message is all there is to go on.
     """
-    message = redact_url(str(exc)).strip() or type(exc).__name__
+    message = redact_text(str(exc)).strip() or type(exc).__name__
     lowered = message.lower()
     if any(pattern in lowered for pattern in _TRANSIENT):
         return NetworkError(
@@ -198,26 +191,30 @@ def apply_timeouts(seconds: int) -> None:
 
 
 class _Callbacks(pygit2.RemoteCallbacks):
-    """Progress and cancellation for one transfer.
+    """Progress, cancellation and the low-speed rule for one transfer.
 
-    Every callback checks the token first: raising there makes libgit2 abort the transfer
-    (GIT_EUSER) and pygit2 re-raise the exception once libgit2 has unwound, so no ref moves.
+    Every callback checks the token, then the rule (``TransferWatch.check``): raising there
+    makes libgit2 abort the transfer (GIT_EUSER) and pygit2 re-raise the exception once
+    libgit2 has unwound. The bytes libgit2 reports are counted on ``watch``.
     """
 
-    REPORT_EVERY = 0.05
-
-    def __init__(self, url: str, progress: ProgressCallback, cancel: CancelToken) -> None:
+    def __init__(
+        self,
+        url: str,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+        watch: TransferWatch | None = None,
+    ) -> None:
         super().__init__()
         self.url = url
         self.progress = progress
         self.cancel = cancel
+        self.watch = watch or TransferWatch()
         self.received = 0
         self.total: int | None = None
         self.received_bytes = 0
         self.rejected: list[tuple[str, str]] = []
         self.updated: list[str] = []
-        self._last = 0.0
-        self._phase = ""
         self._credential_attempts = 0
 
     def cancelled(self, what: str) -> CancelledError:
@@ -226,18 +223,25 @@ class _Callbacks(pygit2.RemoteCallbacks):
         return CancelledError(f"{what} cancelled", partial=f"{done} objects")
 
     def _report(self, phase: str, current: int, total: int | None, message: str) -> None:
-        now = time.monotonic()
-        final = total is not None and current >= total
-        if phase != self._phase or final or now - self._last >= self.REPORT_EVERY:
-            self._phase = phase
-            self._last = now
-            self.progress(current, total, message)
+        """Every value goes on: the listeners coalesce (the job queue keeps the latest per
+        job, the isolated child sends a held-back one later). Dropping one here would strand
+        it when no callback follows (a burst of objects, then a stalled server)."""
+        self.progress(current, total, message)
+
+    def _checks(self) -> None:
+        self.cancel.raise_if_cancelled()
+        self.watch.check()
 
     def transfer_progress(self, stats: pygit2.remotes.TransferProgress) -> None:
-        self.cancel.raise_if_cancelled()
         self.received = stats.received_objects
         self.total = stats.total_objects
         self.received_bytes = stats.received_bytes
+        watch = self.watch
+        watch.objects(stats.received_objects, stats.total_objects or None)
+        watch.count("received", stats.received_bytes)
+        if stats.total_objects and stats.received_objects >= stats.total_objects:
+            watch.working()  # every object is in: libgit2 resolves deltas, no network
+        self._checks()
         if stats.total_objects and stats.received_objects < stats.total_objects:
             self._report(
                 "receiving",
@@ -262,16 +266,19 @@ class _Callbacks(pygit2.RemoteCallbacks):
             )
 
     def sideband_progress(self, string: str) -> None:
-        self.cancel.raise_if_cancelled()
+        self.watch.add("sideband", len(string))
+        self._checks()
         text = " ".join(string.replace("\r", "\n").split("\n")[-2:]).strip()
         if text:
-            self._report("remote", 0, None, f"remote: {redact_url(text)}")
+            self._report("remote", 0, None, f"remote: {redact_text(text)}")
 
     def push_transfer_progress(
         self, objects_pushed: int, total_objects: int, bytes_pushed: int
     ) -> None:
-        self.cancel.raise_if_cancelled()
         self.received, self.total = objects_pushed, total_objects
+        self.watch.objects(objects_pushed, total_objects or None)
+        self.watch.count("pushed", bytes_pushed)
+        self._checks()
         self._report(
             "pushing",
             objects_pushed,
@@ -400,7 +407,7 @@ def _remote(repo: pygit2.Repository, name: str | None) -> pygit2.Remote:
     except (KeyError, ValueError):
         known = ", ".join(r.name or "" for r in repo.remotes) or "none"
         raise GitError(
-            f"no remote named {name!r} (remotes: {known})",
+            f"no remote named {redact_text(repr(name))} (remotes: {known})",
             hint="add one: git remote add origin <url>",
         ) from None
 
@@ -412,26 +419,40 @@ def fetch(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     timeout: int = 30,
+    low_speed_bytes: int = 1000,
+    watch: TransferWatch | None = None,
 ) -> FetchResult:
-    """Fetch from the remote, reporting progress; a cancel aborts the transfer for real."""
+    """Fetch from the remote, reporting progress; a cancel aborts the transfer for real.
+
+    The transfer runs against a scratch repository (``ticketflow.quarantine``) inside
+    ``watch``'s network phase; only then are its objects and refs published here. Fewer
+    than ``low_speed_bytes`` bytes in ``timeout`` seconds fail it as ``TransferStalledError``.
+    """
     repo = open_repo(root)
     remote = _remote(repo, remote_name)
+    name = remote.name or ""
     url = redact_url(remote.url or "")
     apply_timeouts(timeout)
     cancel.raise_if_cancelled()
-    callbacks = _Callbacks(url, progress, cancel)
+    watch = watch or TransferWatch()
+    callbacks = _Callbacks(url, progress, cancel, watch)
     progress(0, None, f"connecting to {url}")
-    try:
-        stats = remote.fetch(callbacks=callbacks, message=f"ticketflow: fetch {remote.name}")
-    except CancelledError:
-        raise callbacks.cancelled("fetch") from None
-    except GitError:
-        raise
-    except (pygit2.GitError, OSError) as exc:
-        raise classify_error(exc, f"fetch from {url}") from None
+    with quarantined(repo) as scratch:
+        try:
+            with watch.network("fetch", f"fetch from {url}", low_speed_bytes, timeout):
+                stats = scratch.remote(name).fetch(
+                    callbacks=callbacks, message=f"ticketflow: fetch {name}"
+                )
+        except CancelledError:
+            raise callbacks.cancelled("fetch") from None
+        except GitError:
+            raise
+        except (pygit2.GitError, OSError) as exc:
+            raise classify_error(exc, f"fetch from {url}") from None
+        scratch.publish(f"ticketflow: fetch {name}")
     progress(stats.received_objects, stats.total_objects or None, "fetched")
     return FetchResult(
-        remote=remote.name or "",
+        remote=name,
         url=url,
         received_objects=stats.received_objects,
         total_objects=stats.total_objects,
@@ -614,6 +635,7 @@ def pull(
     strategy: Strategy | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    watch: TransferWatch | None = None,
 ) -> PullResult:
     """Fetch, then bring the current branch up to date: nothing, a fast-forward, or a merge
     in which tickets changed on both sides are merged field by field.
@@ -630,7 +652,13 @@ def pull(
     if remote_name is not None:
         remote = remote_name
     fetched = fetch(
-        root, remote_name=remote, progress=progress, cancel=cancel, timeout=config.git_timeout
+        root,
+        remote_name=remote,
+        progress=progress,
+        cancel=cancel,
+        timeout=config.git_timeout,
+        low_speed_bytes=config.git_low_speed_bytes,
+        watch=watch,
     )
     cancel.raise_if_cancelled()
     paths = _TicketPaths(config)
@@ -842,8 +870,12 @@ def push(
     remote_name: str | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    watch: TransferWatch | None = None,
 ) -> PushResult:
-    """Push the current branch to its upstream (default ``origin/<git.default_branch>``)."""
+    """Push the current branch to its upstream (default ``origin/<git.default_branch>``).
+
+    Like a fetch, the push runs from a scratch repository, so the only local change, the
+    remote-tracking ref, is published after the network phase."""
     repo = open_repo(root)
     branch = _branch_name(repo)
     if branch is None or repo.head_is_unborn:
@@ -852,33 +884,43 @@ def push(
     if remote_name is not None:
         remote = remote_name
     target = _remote(repo, remote)
-    url = redact_url(target.url or "")
+    url = redact_url(target.push_url or target.url or "")
     apply_timeouts(config.git_timeout)
     cancel.raise_if_cancelled()
-    callbacks = _Callbacks(url, progress, cancel)
+    watch = watch or TransferWatch()
+    callbacks = _Callbacks(url, progress, cancel, watch)
     local = repo.references[f"refs/heads/{branch}"].target
     progress(0, None, f"pushing {branch} to {remote}/{dest}")
     rejected_hint = "run ticketflow pull, then push again"
-    try:
-        target.push([f"refs/heads/{branch}:refs/heads/{dest}"], callbacks=callbacks)
-    except CancelledError:
-        raise callbacks.cancelled("push") from None
-    except GitError:
-        raise
-    except (pygit2.GitError, OSError) as exc:
-        text = str(exc).lower()
-        if any(marker in text for marker in _NON_FAST_FORWARD):
-            raise PushRejectedError(
-                "the remote has commits you don't have: run ticketflow pull", hint=rejected_hint
-            ) from None
-        raise classify_error(exc, f"push to {url}") from None
-    if callbacks.rejected:
-        reason = "; ".join(f"{ref}: {msg}" for ref, msg in callbacks.rejected)
-        if any(m in reason.lower() for m in _NON_FAST_FORWARD):
-            raise PushRejectedError(
-                "the remote has commits you don't have: run ticketflow pull", hint=rejected_hint
-            )
-        raise PushRejectedError(f"the remote rejected the push: {redact_url(reason)}")
+    with quarantined(repo) as scratch:
+        try:
+            with watch.network(
+                "push", f"push to {url}", config.git_low_speed_bytes, config.git_timeout
+            ):
+                scratch.remote(remote).push(
+                    [f"refs/heads/{branch}:refs/heads/{dest}"], callbacks=callbacks
+                )
+        except CancelledError:
+            raise callbacks.cancelled("push") from None
+        except GitError:
+            raise
+        except (pygit2.GitError, OSError) as exc:
+            text = str(exc).lower()
+            if any(marker in text for marker in _NON_FAST_FORWARD):
+                raise PushRejectedError(
+                    "the remote has commits you don't have: run ticketflow pull",
+                    hint=rejected_hint,
+                ) from None
+            raise classify_error(exc, f"push to {url}") from None
+        if callbacks.rejected:
+            reason = "; ".join(f"{ref}: {msg}" for ref, msg in callbacks.rejected)
+            if any(m in reason.lower() for m in _NON_FAST_FORWARD):
+                raise PushRejectedError(
+                    "the remote has commits you don't have: run ticketflow pull",
+                    hint=rejected_hint,
+                )
+            raise PushRejectedError(f"the remote rejected the push: {redact_text(reason)}")
+        scratch.publish(f"ticketflow: push to {remote}")
     progress(1, 1, f"pushed {branch} to {remote}/{dest}")
     return PushResult(remote, url, dest, str(local), callbacks.total or 0)
 
@@ -890,21 +932,29 @@ def clone(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     timeout: int = 30,
+    low_speed_bytes: int = 1000,
 ) -> Path:
-    """Clone ``url`` into ``dest`` (which must not exist); a cancel removes what was made."""
+    """Clone ``url`` into ``dest`` (which must not exist); a cancel, an error or a stall
+    (``low_speed_bytes`` in ``timeout`` seconds, checked at libgit2's callbacks) removes
+    what was made."""
     import shutil
 
     if dest.exists():
         raise GitError(f"{dest} already exists", hint="choose a new folder to clone into")
     shown = redact_url(url)
     apply_timeouts(timeout)
-    callbacks = _Callbacks(shown, progress, cancel)
+    watch = TransferWatch()
+    callbacks = _Callbacks(shown, progress, cancel, watch)
     progress(0, None, f"cloning {shown}")
     try:
-        pygit2.clone_repository(url, str(dest), callbacks=callbacks)
+        with watch.network("clone", f"clone of {shown}", low_speed_bytes, timeout):
+            pygit2.clone_repository(url, str(dest), callbacks=callbacks)
     except CancelledError:
         shutil.rmtree(dest, ignore_errors=True)
         raise callbacks.cancelled("clone") from None
+    except GitError:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
     except (pygit2.GitError, OSError) as exc:
         shutil.rmtree(dest, ignore_errors=True)
         raise classify_error(exc, f"clone of {shown}") from None

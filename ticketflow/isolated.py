@@ -14,15 +14,27 @@ line on its standard output:
 
 - ``{"progress": [current, total, message]}``, at most every ``PROGRESS_INTERVAL`` seconds;
 - then exactly one of ``{"result": <the result's to_json()>}``,
-  ``{"cancelled": <partial or null>}`` or ``{"error": {kind, message, hint, exit_code,
-  transient}}``.
+  ``{"cancelled": <partial or null>, "message": ...}`` or ``{"error": {kind, message, hint,
+  exit_code, transient}}``.
 
-A line on its standard input (``cancel``) cancels the work through its ``CancelToken``,
-exactly as a cancel of the in-process job does (a transfer stops at libgit2's next callback;
-a scan keeps what it parsed); the end of its input or output (the parent is gone), SIGTERM
-and SIGINT do too. It runs in a session of its own, so a Ctrl+C typed in the terminal never
-reaches it. The parent side is
-``run_isolated``, which turns the last line back into a result or the same error.
+A line on its standard input (``cancel``) cancels the work; the end of its input or output
+(the parent is gone), SIGTERM and SIGINT do too. It runs in a session of its own, so a
+Ctrl+C typed in the terminal never reaches it. The parent side is ``run_isolated``, which
+turns the last line back into a result or the same error.
+
+**A pull or push is abandoned at once while it is in its network phase** (see
+``ticketflow.transfer``): the transfer runs against a scratch repository, so the child
+writes its last line (``cancelled``), removes its scratch folder and ends itself
+(``os._exit``) without waiting for libgit2, which may sit in a blocking read until
+``timeouts.git``. In the local phase (publishing the fetched refs, the merge, the checkout)
+the cancel is cooperative: the core stops at its next check, or finishes if it is past the
+point where nothing has changed. A watchdog thread enforces the low-speed rule the same way:
+a transfer that moved too few bytes in ``timeouts.git`` seconds ends with a transient
+``TransferStalledError``, even when libgit2 calls back nothing (a silent or trickling server).
+
+The parent never kills a pull or push child (it might be past the point of no return); it
+removes whatever scratch folder the child left. A scan child that ignores a cancel for
+``STOP_GRACE`` is killed (its writes are SQLite transactions).
 """
 
 from __future__ import annotations
@@ -56,6 +68,8 @@ from ticketflow.errors import (
     TicketflowError,
     UsageError,
 )
+from ticketflow.redact import redact_text
+from ticketflow.transfer import SocketCounter, TransferWatch, remove_scratch
 
 NICENESS = 5
 """How much lower the child's scheduling priority is than the interface's."""
@@ -63,14 +77,20 @@ PROGRESS_INTERVAL = 0.05
 POLL = 0.02
 """How often the parent looks at its cancel token while the child is quiet (seconds)."""
 STOP_GRACE = 10.0
-"""After a cancel, how long the child may take to stop before it is killed (seconds).
-It stops within one chunk of files; the kill is for a child that hangs."""
+"""After a cancel, how long a scan child may take to stop before it is killed (seconds).
+It stops within one chunk of files; the kill is for a child that hangs. Transfer children
+are never killed: they end themselves (module text)."""
+WATCHDOG_INTERVAL = 0.1
+"""How often the child's watchdog looks at the low-speed rule (seconds)."""
+TRANSFERS = frozenset({"pull", "push"})
 
 
 # --- the child ------------------------------------------------------------------------------
 
 
-def _work(kind: str, root: Path, options: dict[str, Any]) -> Callable[..., Any]:
+def _work(
+    kind: str, root: Path, options: dict[str, Any], watch: TransferWatch
+) -> Callable[..., Any]:
     """The core function behind ``kind``, taking ``progress`` and ``cancel``."""
     from ticketflow.store import TicketStore
 
@@ -88,18 +108,50 @@ def _work(kind: str, root: Path, options: dict[str, Any]) -> Callable[..., Any]:
             store.config,
             remote_name=options.get("remote"),
             strategy=options.get("strategy"),
+            watch=watch,
         )
     if kind == "push":
-        return partial(gitrepo.push, store.root, store.config, remote_name=options.get("remote"))
+        return partial(
+            gitrepo.push, store.root, store.config, remote_name=options.get("remote"), watch=watch
+        )
     raise UsageError(f"unknown isolated job kind: {kind}")
 
 
 def child_main(argv: list[str]) -> int:
     """``python -m ticketflow.isolated KIND ROOT [OPTIONS-JSON]``: see the module's text."""
     token = CancelToken()
+    watch = TransferWatch(sockets=SocketCounter())
+    out = sys.stdout
+    out_lock = threading.Lock()
+    root = Path(argv[1]) if len(argv) > 1 else Path.cwd()
+
+    def emit(message: dict[str, Any]) -> None:
+        try:
+            with out_lock:
+                out.write(json.dumps(message, ensure_ascii=False) + "\n")
+                out.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            token.cancel("the parent process is gone")
+
+    def end(final: dict[str, Any]) -> None:
+        """The last line, then the end of the process, with the transfer abandoned inside
+        libgit2 (called through ``watch.abandon``: the network phase is held)."""
+        out_lock.acquire()  # nothing is written after the last line; never released
+        with contextlib.suppress(OSError, ValueError):
+            out.write(json.dumps(final, ensure_ascii=False) + "\n")
+            out.flush()
+        remove_scratch(root, os.getpid())  # best effort: the parent removes it again
+        os._exit(0)
+
+    def stop(reason: str) -> None:
+        """A cancel: at once inside the network phase, cooperatively after it."""
+        token.cancel(reason)
+        watch.abandon(
+            lambda: end({"cancelled": watch.partial(), "message": f"{watch.what} cancelled"})
+        )
 
     def on_signal(signum: int, _frame: object) -> None:
-        token.cancel("cancelled")
+        stop("cancelled")
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
@@ -112,40 +164,71 @@ def child_main(argv: list[str]) -> int:
             line = os.read(0, 64)
         except OSError:
             line = b""
-        token.cancel("cancelled" if line else "the parent process is gone")
+        stop("cancelled" if line else "the parent process is gone")
 
-    threading.Thread(target=listen, daemon=True, name="cancel-listener").start()
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(NICENESS)
-    out = sys.stdout
-
-    def emit(message: dict[str, Any]) -> None:
-        try:
-            out.write(json.dumps(message, ensure_ascii=False) + "\n")
-            out.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            token.cancel("the parent process is gone")
-
+    progress_lock = threading.Lock()
     last = 0.0
+    pending: list[Any] | None = None
 
     def progress(current: int, total: int | None, message: str) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= PROGRESS_INTERVAL or (total is not None and current >= total):
-            last = now
-            emit({"progress": [current, total, message]})
+        """At most one line per ``PROGRESS_INTERVAL``; a value that came sooner is kept and
+        sent later (by the watchdog), so the last state is never stranded."""
+        nonlocal last, pending
+        with progress_lock:
+            now = time.monotonic()
+            if now - last >= PROGRESS_INTERVAL or (total is not None and current >= total):
+                last, pending = now, None
+                emit({"progress": [current, total, message]})
+            else:
+                pending = [current, total, message]
+
+    def flush_progress() -> None:
+        nonlocal last, pending
+        with progress_lock:
+            if pending is not None and time.monotonic() - last >= PROGRESS_INTERVAL:
+                emit({"progress": pending})
+                last, pending = time.monotonic(), None
+
+    def watchdog() -> None:
+        """The low-speed rule, also when libgit2 calls back nothing; between libgit2's
+        reports the kernel's socket counters tell whether bytes still flow. And the
+        progress value the throttle held back."""
+        while True:
+            time.sleep(WATCHDOG_INTERVAL)
+            flush_progress()
+            watch.poll()
+            stalled = watch.stall()
+            if stalled is not None:
+                final = {"error": _error_json(stalled)}
+                watch.abandon(partial(end, final))
+
+    threading.Thread(target=listen, daemon=True, name="cancel-listener").start()
+    threading.Thread(target=watchdog, daemon=True, name="stall-watchdog").start()
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(NICENESS)
 
     try:
-        kind, root = argv[0], Path(argv[1])
+        kind = argv[0]
         options = json.loads(argv[2]) if len(argv) > 2 else {}
-        result = _work(kind, root, options)(progress=progress, cancel=token)
+        result = _work(kind, root, options, watch)(progress=progress, cancel=token)
     except CancelledError as exc:
-        emit({"cancelled": exc.partial})
+        emit(_cancelled_json(exc))
     except TicketflowError as exc:
-        emit({"error": _error_json(exc)})
+        if token.cancelled:  # e.g. a signal made libgit2's read fail: still a cancel
+            emit({"cancelled": None, "message": token.reason})
+        else:
+            emit({"error": _error_json(exc)})
     else:
         emit({"result": result.to_json()})
     return 0
+
+
+def _cancelled_json(exc: CancelledError) -> dict[str, Any]:
+    """``{"cancelled": partial, "message": ...}``: the message without " after <partial>",
+    which ``CancelledError`` adds again on the parent's side."""
+    suffix = f" after {exc.partial}" if exc.partial else ""
+    message = exc.message.removesuffix(suffix) if suffix else exc.message
+    return {"cancelled": exc.partial, "message": message}
 
 
 def _error_json(exc: TicketflowError) -> dict[str, Any]:
@@ -228,19 +311,22 @@ def run_isolated(
             start_new_session=True,  # Ctrl+C in a terminal (an editor, say) is not for it
         )
         assert proc.stdout is not None
+        grace = None if kind in TRANSFERS else STOP_GRACE
         try:
-            final = _follow(proc, proc.stdout, progress, cancel)
+            final = _follow(proc, proc.stdout, progress, cancel, grace)
         finally:
-            if proc.poll() is None:
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):  # the end of its input: it stops itself
+                    proc.stdin.close()
+            if proc.poll() is None and grace is not None:
                 proc.kill()
             proc.wait()
             proc.stdout.close()
-            if proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
+            if kind in TRANSFERS:
+                remove_scratch(root, proc.pid)
         if final is None:
             errors.seek(0)
-            tail = errors.read()[-2000:].decode("utf-8", "replace").strip()
+            tail = redact_text(errors.read()[-2000:].decode("utf-8", "replace").strip())
             if cancel.cancelled:
                 raise CancelledError(cancel.reason)
             raise TicketflowError(
@@ -251,7 +337,11 @@ def run_isolated(
     if "result" in final:
         return final["result"]  # type: ignore[no-any-return]
     if "cancelled" in final:
-        raise CancelledError(cancel.reason, partial=final["cancelled"])
+        # the child's words when they say more than its own token's ("fetch cancelled");
+        # else the reason this side was given ("interrupted", "stop now")
+        said = final.get("message")
+        message = said if said and said not in ("cancelled", "the parent process is gone") else None
+        raise CancelledError(message or cancel.reason, partial=final["cancelled"])
     raise error_from_json(final.get("error") or {})
 
 
@@ -260,8 +350,10 @@ def _follow(
     stdout: IO[bytes],
     progress: ProgressCallback,
     cancel: CancelToken,
+    grace: float | None,
 ) -> dict[str, Any] | None:
-    """Read the child's lines until it closes its output; the last non-progress one."""
+    """Read the child's lines until it closes its output; the last non-progress one.
+    After a cancel, a child still running ``grace`` seconds later is killed (None: never)."""
     fd = stdout.fileno()
     buffer = b""
     final: dict[str, Any] | None = None
@@ -275,7 +367,11 @@ def _follow(
                     with contextlib.suppress(OSError):  # it may have ended already
                         proc.stdin.write(b"cancel\n")
                         proc.stdin.flush()
-            if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE:
+            if (
+                grace is not None
+                and stopped_at is not None
+                and time.monotonic() - stopped_at > grace
+            ):
                 proc.kill()
                 return None
             if not selector.select(POLL):

@@ -3,8 +3,10 @@
 Each holds the ``repo`` resource, so two of them never run at once, while a scan may run
 beside them. They call ``gitrepo`` with the job's progress callback and cancel token, so a
 cancel stops the transfer inside libgit2. With ``isolated=True`` the same call runs in a
-child process (``ticketflow.isolated``): the TUI's choice, because pygit2's checkout, diff
-and index calls hold the GIL for tenths of a second on a large repository.
+child process (``ticketflow.isolated``): the choice of the TUI (pygit2's checkout, diff and
+index calls hold the GIL for tenths of a second on a large repository) and of the CLI's
+pull, push and sync, because only there can a transfer stuck in a blocking read be
+abandoned at once (a cancel, the low-speed rule).
 """
 
 from __future__ import annotations
@@ -94,8 +96,9 @@ def submit_sync(
     *,
     remote: str | None = None,
     strategy: Strategy | None = None,
+    isolated: bool = False,
 ) -> tuple[JobId, JobId]:
     """Sync = a pull, then a push after it (cancelled if the pull fails)."""
-    pull = queue.submit(pull_job(root, config, remote=remote, strategy=strategy))
-    push = queue.submit(push_job(root, config, remote=remote), after=[pull])
+    pull = queue.submit(pull_job(root, config, remote=remote, strategy=strategy, isolated=isolated))
+    push = queue.submit(push_job(root, config, remote=remote, isolated=isolated), after=[pull])
     return pull, push

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ticketflow.config import git_dir
+from ticketflow.redact import redact_data, redact_text
 
 log = logging.getLogger("ticketflow.jobs")
 
@@ -224,22 +225,25 @@ class JobHistory:
     # --- reading and writing ------------------------------------------------------------------
 
     def append(self, entries: Sequence[HistoryEntry]) -> int:
-        """Add ``entries`` in one transaction and prune; returns how many were written."""
+        """Add ``entries`` in one transaction and prune; returns how many were written.
+
+        Every URL in the arguments, the result and the error is redacted first (a remote
+        given as a URL, an error quoting one): no password or token reaches the file."""
         if not entries:
             return 0
         rows = [
             (
                 e.job_id,
                 e.kind,
-                _dumps(dict(e.arguments)),
+                _dumps(redact_data(dict(e.arguments))),
                 e.status,
                 e.priority,
                 e.attempts,
                 e.submitted_at,
                 e.started_at,
                 e.ended_at,
-                e.result,
-                None if e.error is None else _dumps(dict(e.error)),
+                None if e.result is None else redact_text(e.result),
+                None if e.error is None else _dumps(redact_data(dict(e.error))),
             )
             for e in entries
         ]
