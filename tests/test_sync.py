@@ -437,3 +437,27 @@ def test_pull_with_auto_commit_off_leaves_ticket_edits_alone(team: Team) -> None
     assert edited.read_text().endswith("my notes\n")
     assert git(team.alice, "status", "--porcelain").strip() == f"M tickets/todo/{team.ticket.id}.md"
     assert "Update tickets" not in git(team.alice, "log", "--format=%s")
+
+
+def test_pull_never_commits_a_local_ticket_links_target(team: Team, tmp_path: Path) -> None:
+    # an uncommitted ticket file replaced by a link (to a private file) must not have the
+    # private file's text committed and pushed as "ours" when the pull merges
+    from ticketflow.errors import UnsafePathError
+
+    alice, bob = team.store(team.alice), team.store(team.bob)
+    other = bob.create("bobs-work")
+    push(team.bob, bob.config)
+    edit_ticket(alice, "shared", priority=1)  # a local commit: the pull has to merge
+    secret = tmp_path / "id_private"
+    secret.write_text("PRIVATE KEY\n")
+    path = team.alice / team.ticket.path  # type: ignore[operator]
+    path.unlink()
+    path.symlink_to(secret)
+    head = git(team.alice, "rev-parse", "HEAD")
+    with pytest.raises(UnsafePathError) as info:
+        pull(team.alice, alice.config)
+    assert info.value.code == "symlink"
+    assert git(team.alice, "rev-parse", "HEAD") == head  # nothing merged, nothing committed
+    assert "PRIVATE KEY" not in git(team.alice, "log", "-p", "--all")
+    assert git(team.alice, "status", "--porcelain", "--", str(path)).strip()  # still yours
+    assert other.id not in git(team.alice, "ls-tree", "-r", "--name-only", "HEAD")

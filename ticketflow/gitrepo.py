@@ -33,6 +33,7 @@ from ticketflow.merge import FieldConflict, Strategy, TextMerge, merge_tickets
 from ticketflow.model import Ticket, is_ticket_id
 from ticketflow.quarantine import quarantined
 from ticketflow.redact import redact_text, redact_url
+from ticketflow.safepaths import read_no_link
 from ticketflow.transfer import TransferWatch
 
 
@@ -752,7 +753,7 @@ def _merge_fetched(
             if path in ours_index:
                 ours_index.remove(path)
         else:
-            data = (root / path).read_bytes()
+            data = read_no_link(root / path, path)  # a local link is not its target's text
             ours_index.add(pygit2.IndexEntry(path, repo.create_blob(data), FileMode.BLOB))
     ours_tree = repo[ours_index.write_tree(repo)]
     assert isinstance(ours_tree, pygit2.Tree)

@@ -112,6 +112,18 @@ def _real_parts(root: Path, folder: Path) -> tuple[str, list[str]] | UnsafePathE
     return real_root, parts
 
 
+def read_no_link(path: Path, rel: str) -> bytes:
+    """A file's bytes, refusing a symbolic link (``symlink``) instead of following it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        if exc.errno in LINK_ERRNOS:
+            raise symlink_error(rel, path) from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
 def check_folder(root: Path, folder: Path) -> Path:
     """``folder``, if it may be read and written: it resolves (links followed) inside the
     work tree of ``root`` and outside its git dir. Raises ``UnsafePathError`` otherwise."""
