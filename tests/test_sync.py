@@ -9,7 +9,18 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import Cli, GitDaemon, SlowProxy, Team, edit_ticket, git, make_big_bare, snapshot
+from conftest import (
+    Cli,
+    GitDaemon,
+    SlowProxy,
+    Team,
+    edit_ticket,
+    free_port,
+    git,
+    make_big_bare,
+    run_process,
+    snapshot,
+)
 
 from ticketflow.cancel import CancelToken
 from ticketflow.config import CONFIG_NAME, default_config_text
@@ -461,3 +472,17 @@ def test_pull_never_commits_a_local_ticket_links_target(team: Team, tmp_path: Pa
     assert "PRIVATE KEY" not in git(team.alice, "log", "-p", "--all")
     assert git(team.alice, "status", "--porcelain", "--", str(path)).strip()  # still yours
     assert other.id not in git(team.alice, "ls-tree", "-r", "--name-only", "HEAD")
+
+
+def test_a_failed_pull_says_its_error_once(repo: Path) -> None:
+    # on a pipe: no "pull: pending", no "pull: failed: X" before "Error: X"
+    git(repo, "remote", "add", "origin", f"git://127.0.0.1:{free_port()}/none.git")
+    config = repo / ".ticketflow.yaml"
+    config.write_text(config.read_text() + "jobs:\n    retry:\n        attempts: 1\n")
+    result = run_process(repo, "pull")
+    assert result.returncode == 9
+    lines = result.stderr.splitlines()
+    assert sum("Connection refused" in line for line in lines) == 1, lines
+    assert lines[-2].startswith("Error: fetch from git://127.0.0.1:")
+    assert lines[-1].startswith("Hint: ")
+    assert not [line for line in lines if line in ("pull: pending", "pull: running")]

@@ -887,7 +887,7 @@ def run_jobs(
     import asyncio
     import signal
 
-    from ticketflow.jobs import JobQueue, JobSettings
+    from ticketflow.jobs import JobQueue, JobSettings, JobStatus
 
     display = ProgressDisplay(out, title)
     received: list[int] = []
@@ -934,7 +934,12 @@ def run_jobs(
                 try:
                     with display:
                         async for progress in queue.watch(*ids):
-                            display.update(progress.current, progress.total, progress.message)
+                            # what a job is doing; "pending", "running" (the queue's words
+                            # before the job says anything), "completed: ..." and "failed:
+                            # ...": the command's own output or its Error line says those once
+                            running = progress.status is JobStatus.RUNNING
+                            if running and progress.message != JobStatus.RUNNING.value:
+                                display.update(progress.current, progress.total, progress.message)
                             display.refresh()
                         display.refresh(final=True)
                     return [await queue.wait(job_id) for job_id in ids]

@@ -205,6 +205,10 @@ class Problem:
         return f"{where}: {self.severity.value}: {self.message} [{self.code}]"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 @dataclass(frozen=True)
 class ScanCounts:
     """What a scan found. ``files`` are the ticket files in the three status folders;
@@ -351,9 +355,9 @@ class ScanResult:
         """A plain-text report for people (no colour: the CLI may add its own)."""
         c = self.counts
         lines = [
-            f"Scanned {c.files:,} ticket files: {c.tickets:,} tickets "
+            f"Scanned {_count(c.files, 'ticket file')}: {_count(c.tickets, 'ticket')} "
             f"({c.todo:,} todo, {c.doing:,} doing, {c.done:,} done), "
-            f"{c.malformed:,} malformed, {c.ignored:,} other files ignored.",
+            f"{c.malformed:,} malformed, {_count(c.ignored, 'other file')} ignored.",
             f"Index {self.cache.value}: {c.parsed:,} parsed, {c.reused:,} from cache, "
             f"{c.removed:,} removed in {self.timings.total:.2f} s.",
         ]
