@@ -314,7 +314,7 @@ def test_cli_pull_push_sync(team: Team, run: Cli) -> None:
     assert "Error: the remote has commits you don't have: run ticketflow pull" in rejected.stderr
     synced = run(team.alice, "sync")
     assert synced.exit_code == 0, synced.output
-    assert synced.stdout.startswith("Pulled (merged), then pushed ")
+    assert synced.stdout.startswith("Pulled (merged: 1 new ticket by Test Author), then pushed ")
     assert synced.stderr.startswith("sync: ")  # plain progress lines on a pipe
 
 
@@ -486,3 +486,59 @@ def test_a_failed_pull_says_its_error_once(repo: Path) -> None:
     assert lines[-2].startswith("Error: fetch from git://127.0.0.1:")
     assert lines[-1].startswith("Hint: ")
     assert not [line for line in lines if line in ("pull: pending", "pull: running")]
+
+
+def test_a_pull_says_what_changed_ticket_by_ticket(
+    team: Team, run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = team.store(team.alice), team.store(team.bob)
+    mine = alice.create("alices-own", commit=True)  # ours: never reported as news
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Bob Builder")
+    fresh = bob.create("bobs-new", description="from bob")
+    bob.start("shared")
+    bob.close("shared", reason="done by bob")
+    push(team.bob, bob.config)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
+    result = run(team.alice, "pull", "-o", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    changes = {c["id"]: c for c in data["changes"]}
+    assert set(changes) == {fresh.id, team.ticket.id}  # not alices-own
+    assert mine.id not in changes
+    assert changes[fresh.id]["change"] == "added"
+    closed = changes[team.ticket.id]
+    assert closed["change"] == "closed"
+    assert {"started_at", "closed_at", "closure_reason", "body"} <= set(closed["fields"])
+    assert {c["author"] for c in data["changes"]} == {"Bob Builder"}
+    assert all(c["time"] for c in data["changes"])
+    # and in words, for people (the history and the TUI's notification say the same)
+    from ticketflow.gitresults import PullResult, describe_changes
+
+    said = describe_changes(PullResult.from_json(data).changes)
+    assert said == "1 new ticket and 1 closed, by Bob Builder"
+
+
+def test_a_pull_in_text_lists_the_changes(team: Team, run: Cli) -> None:
+    bob = team.store(team.bob)
+    fresh = bob.create("bobs-new")
+    edit_ticket(bob, "shared", priority=1)
+    push(team.bob, bob.config)
+    out = run(team.alice, "pull").stdout.splitlines()
+    assert out[0].startswith("Fast-forwarded: 1 new ticket and 1 edited, by Test Author (")
+    assert any(line.split()[:2] == ["added", fresh.id] for line in out[1:])
+    edited = next(line for line in out[1:] if team.ticket.id in line)
+    assert edited.split()[0] == "edited" and "(priority)" in edited
+    assert run(team.alice, "pull").stdout.startswith("Already up to date (")
+
+
+def test_changes_are_said_as_a_person_says_them() -> None:
+    from ticketflow.gitresults import TicketChange, describe_changes
+
+    ana, bob = "Ana", "Bob"
+    assert describe_changes(()) == ""
+    assert describe_changes((TicketChange("a", "closed", (), ana),)) == "1 closed by Ana"
+    two_new = (TicketChange("a", "added", (), ana), TicketChange("b", "added", (), bob))
+    assert describe_changes((*two_new, TicketChange("c", "closed", (), ana))) == (
+        "2 new tickets, 1 closed by Ana"
+    )
+    assert describe_changes((TicketChange("a", "edited"),)) == "1 edited"

@@ -1096,26 +1096,31 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     assert isinstance(result, gitresults.PullResult)
 
     def text() -> str:
-        from ticketflow.model import is_ticket_id
-
-        lines = {
-            "up-to-date": "Already up to date.",
-            "fast-forward": "Fast-forwarded.",
-            "merged": "Merged.",
+        said = {
+            "up-to-date": "Already up to date",
+            "fast-forward": "Fast-forwarded",
+            "merged": "Merged",
         }[result.outcome]
-        out_lines = [f"{lines} ({_plural(result.fetch.received_objects, 'object')} received)"]
+        news = gitresults.describe_changes(result.changes)
+        received = _plural(result.fetch.received_objects, "object")
+        if news:
+            out_lines = [f"{said}: {news} ({received} received)."]
+        elif result.outcome == "up-to-date":
+            out_lines = [f"{said} ({received} received)."]
+        else:
+            out_lines = [f"{said}: no ticket changed ({received} received)."]
+        width = max((len(c.change) for c in result.changes), default=0)
+        for c in result.changes:
+            what = f"  {c.change:<{width}}  {c.id}"
+            if c.fields and c.change != "added":
+                what += f"  ({', '.join(c.fields)})"
+            if c.author:
+                what += f"  by {c.author}" + (f", {c.time}" if c.time else "")
+            out_lines.append(what)
         if result.committed_local_edits:
             out_lines.append("Committed your ticket edits first: Update tickets")
         if result.merged_tickets:
             out_lines.append("Merged field by field: " + ", ".join(result.merged_tickets))
-        prefix = store.config.tickets_dir.rstrip("/") + "/"
-        changed = {
-            Path(p).stem
-            for p in result.changed_paths
-            if p.startswith(prefix) and is_ticket_id(Path(p).stem)
-        }
-        if changed:
-            out_lines.append(f"{_plural(len(changed), 'ticket')} changed")
         return "\n".join(out_lines) + "\n"
 
     out.emit(redact_data(result.to_json()), text)
@@ -1171,8 +1176,9 @@ def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     assert isinstance(pulled, gitresults.PullResult) and isinstance(pushed, gitresults.PushResult)
     out.emit(
         redact_data({"pull": pulled.to_json(), "push": pushed.to_json()}),
-        f"Pulled ({pulled.outcome}), then pushed {pushed.commit[:10]} to "
-        f"{pushed.remote}/{pushed.branch}\n",
+        f"Pulled ({pulled.outcome}"
+        + (f": {news}" if (news := gitresults.describe_changes(pulled.changes)) else "")
+        + f"), then pushed {pushed.commit[:10]} to {pushed.remote}/{pushed.branch}\n",
     )
 
 

@@ -28,7 +28,7 @@ from ticketflow.errors import (
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
 from ticketflow.fsutil import locked
-from ticketflow.gitresults import FetchResult, PullResult, PushResult
+from ticketflow.gitresults import FetchResult, PullResult, PushResult, TicketChange
 from ticketflow.merge import FieldConflict, Strategy, TextMerge, merge_tickets
 from ticketflow.model import Ticket, is_ticket_id
 from ticketflow.quarantine import quarantined
@@ -718,7 +718,8 @@ def _merge_fetched(
         _checkout(repo, theirs.tree)
         repo.references.create(f"refs/heads/{branch}", theirs.id, force=True)
         progress(1, 1, "checked out the remote branch")
-        return PullResult("fast-forward", fetched, str(theirs.id), False, (), ())
+        news = _news(repo, paths, None, theirs.tree, theirs, None)
+        return PullResult("fast-forward", fetched, str(theirs.id), False, (), (), news)
 
     if theirs.id == head_commit.id or repo.descendant_of(head_commit.id, theirs.id):
         committed = commit_local_edits()
@@ -741,8 +742,9 @@ def _merge_fetched(
             theirs.id, f"ticketflow pull: fast-forward to {remote}/{remote_branch}"
         )
         progress(1, 1, "fast-forwarded")
+        news = _news(repo, paths, head_commit.tree, theirs.tree, theirs, head_commit.id)
         return PullResult(
-            "fast-forward", fetched, str(theirs.id), False, (), tuple(sorted(changed))
+            "fast-forward", fetched, str(theirs.id), False, (), tuple(sorted(changed)), news
         )
 
     # a merge: "ours" is HEAD plus the uncommitted ticket edits
@@ -846,9 +848,38 @@ def _merge_fetched(
     assert isinstance(final_tree, pygit2.Tree)
     _checkout(repo, final_tree)
     repo.references[f"refs/heads/{branch}"].set_target(commit_id, f"ticketflow pull: {message}")
-    progress(1, 1, f"merged ({len(merged_ids)} tickets field by field)")
+    field_by_field = f"{len(merged_ids)} ticket{'' if len(merged_ids) == 1 else 's'}"
+    progress(1, 1, f"merged ({field_by_field} field by field)")
+    news = _news(repo, paths, ours_tree, merged_tree, theirs, head_commit.id)
     return PullResult(
-        "merged", fetched, str(commit_id), committed, tuple(merged_ids), tuple(sorted(changed))
+        "merged",
+        fetched,
+        str(commit_id),
+        committed,
+        tuple(merged_ids),
+        tuple(sorted(changed)),
+        news,
+    )
+
+
+def _news(
+    repo: pygit2.Repository,
+    paths: _TicketPaths,
+    before: pygit2.Tree | None,
+    after: pygit2.Tree,
+    theirs: pygit2.Commit,
+    since: pygit2.Oid | None,
+) -> tuple[TicketChange, ...]:
+    """What the pull brought, ticket by ticket (``gitchanges``)."""
+    from ticketflow.gitchanges import ticket_changes
+
+    return ticket_changes(
+        repo,
+        paths.entries(repo, before),
+        paths.entries(repo, after),
+        lambda entry, tid: _read_ticket(repo, entry, tid),
+        theirs,
+        since,
     )
 
 

@@ -35,6 +35,69 @@ class FetchResult:
         return cls(**{**data, "updated_refs": tuple(data["updated_refs"])})
 
 
+CHANGE_KINDS = ("added", "started", "closed", "reopened", "edited", "removed")
+"""What happened to a ticket, in the order a summary lists them."""
+
+_SAID = {
+    "added": ("new ticket", "new tickets"),
+    "started": ("started", "started"),
+    "closed": ("closed", "closed"),
+    "reopened": ("reopened", "reopened"),
+    "edited": ("edited", "edited"),
+    "removed": ("removed", "removed"),
+}
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """One ticket a pull brought a change to: what happened, which fields (``body``
+    included) differ, and who did it, when (the newest remote commit that touched it)."""
+
+    id: str
+    change: str
+    """One of ``CHANGE_KINDS``."""
+    fields: tuple[str, ...] = ()
+    author: str | None = None
+    time: str | None = None
+    """RFC3339, the commit's own offset."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "change": self.change,
+            "fields": list(self.fields),
+            "author": self.author,
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TicketChange:
+        return cls(**{**data, "fields": tuple(data["fields"])})
+
+
+def describe_changes(changes: tuple[TicketChange, ...]) -> str:
+    """What a pull changed, as a person says it: "2 new tickets, 1 closed by Ana", "1 new
+    ticket and 1 edited, by Ana" (one author for everything), or each kind with its author
+    when one person made every change of it; "" for nothing."""
+    kinds = [k for k in CHANGE_KINDS if any(c.change == k for c in changes)]
+    everyone = {c.author for c in changes}
+    one_author = everyone.pop() if len(everyone) == 1 else None
+    parts = []
+    for kind in kinds:
+        of_kind = [c for c in changes if c.change == kind]
+        one, many = _SAID[kind]
+        text = f"{len(of_kind)} {one if len(of_kind) == 1 else many}"
+        authors = {c.author for c in of_kind}
+        if one_author is None and len(authors) == 1 and None not in authors:
+            text += f" by {authors.pop()}"
+        parts.append(text)
+    if one_author is None:
+        return ", ".join(parts)
+    if len(parts) == 1:
+        return f"{parts[0]} by {one_author}"
+    return f"{', '.join(parts[:-1])} and {parts[-1]}, by {one_author}"
+
+
 @dataclass(frozen=True)
 class PullResult:
     outcome: str
@@ -44,6 +107,8 @@ class PullResult:
     committed_local_edits: bool
     merged_tickets: tuple[str, ...]
     changed_paths: tuple[str, ...]
+    changes: tuple[TicketChange, ...] = ()
+    """What the pull brought, ticket by ticket (our own uncommitted edits are not in it)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +118,7 @@ class PullResult:
             "committed_local_edits": self.committed_local_edits,
             "merged_tickets": list(self.merged_tickets),
             "changed_paths": list(self.changed_paths),
+            "changes": [c.to_json() for c in self.changes],
         }
 
     @classmethod
@@ -64,6 +130,7 @@ class PullResult:
                 "fetch": FetchResult.from_json(data["fetch"]),
                 "merged_tickets": tuple(data["merged_tickets"]),
                 "changed_paths": tuple(data["changed_paths"]),
+                "changes": tuple(TicketChange.from_json(c) for c in data.get("changes", ())),
             }
         )
 

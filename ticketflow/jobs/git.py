@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ticketflow.config import Config
-from ticketflow.gitresults import PullResult, PushResult
+from ticketflow.gitresults import PullResult, PushResult, describe_changes
 from ticketflow.jobs.job import FunctionJob, JobContext, JobId
 from ticketflow.jobs.queue import JobQueue
 from ticketflow.merge import Strategy
@@ -23,11 +23,12 @@ REPO = "repo"
 
 
 def _summary(result: object) -> str | None:
-    outcome = getattr(result, "outcome", None)
-    if outcome is not None:
-        fetched = getattr(result, "fetch", None)
-        received = getattr(fetched, "received_objects", 0)
-        return f"{outcome} ({received} objects received)"
+    """One line for the history and the TUI's notification: what changed for the user."""
+    if isinstance(result, PullResult):
+        news = describe_changes(result.changes)
+        if not news:
+            news = "nothing new" if result.outcome == "up-to-date" else "no ticket changed"
+        return f"{result.outcome}: {news} ({result.fetch.received_objects} objects received)"
     branch = getattr(result, "branch", None)
     if branch is not None:
         return f"pushed to {getattr(result, 'remote', '?')}/{branch}"
