@@ -102,3 +102,16 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     path.write_text("git:\n  default_branch: main\noutput: [\n")
     with pytest.raises(ConfigError, match=r"\.ticketflow\.yaml:4: invalid YAML"):
         load_config(path)
+
+
+def test_a_config_error_quotes_only_the_start_of_a_huge_value(tmp_path: Path) -> None:
+    # a teammate's push can put anything in .ticketflow.yaml: the error stays a line or two
+    from ticketflow.config import load_config
+    from ticketflow.errors import ConfigError
+
+    path = tmp_path / ".ticketflow.yaml"
+    path.write_text("timeouts:\n    git: " + "x" * 10_000 + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert len(info.value.message) < 300
+    assert "10,000 characters" in info.value.message

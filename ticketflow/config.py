@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ticketflow.errors import ConfigError, NotARepoError
+from ticketflow.errors import ConfigError, NotARepoError, quoted
 
 CONFIG_NAME = ".ticketflow.yaml"
 
@@ -88,11 +88,11 @@ def _get(
     if value is None:
         return default
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{path}: {where} must be an integer, got {value!r}")
+        raise ConfigError(f"{path}: {where} must be an integer, got {quoted(value)}")
     if kind is bool and not isinstance(value, bool):
-        raise ConfigError(f"{path}: {where} must be true or false, got {value!r}")
+        raise ConfigError(f"{path}: {where} must be true or false, got {quoted(value)}")
     if kind is str and not isinstance(value, str):
-        raise ConfigError(f"{path}: {where} must be text, got {value!r}")
+        raise ConfigError(f"{path}: {where} must be text, got {quoted(value)}")
     return value
 
 
@@ -130,11 +130,11 @@ def _safe_dir_name(value: str, where: str, path: Path) -> str:
     parts = Path(value).parts
     if not value or Path(value).is_absolute() or ".." in parts:
         raise ConfigError(
-            f"{path}: {where} {value!r} must be a relative folder inside the repository"
+            f"{path}: {where} {quoted(value)} must be a relative folder inside the repository"
         )
     if any(part.casefold() == ".git" for part in parts):
         raise ConfigError(
-            f"{path}: {where} {value!r} must not be inside .git, git's own folder",
+            f"{path}: {where} {quoted(value)} must not be inside .git, git's own folder",
             hint="ticket folders hold files git tracks: the default is tickets.dir: tickets",
         )
     return value
@@ -159,7 +159,7 @@ def parse_config(data: Any, path: Path) -> Config:
         raise ConfigError(f"{path}: worktree.init_commands must be a list of commands")
     fmt = _get(out, "default_format", str, d.default_format, "output.default_format", path)
     if fmt not in ("text", "json"):
-        raise ConfigError(f"{path}: output.default_format must be text or json, got {fmt!r}")
+        raise ConfigError(f"{path}: output.default_format must be text or json, got {quoted(fmt)}")
     timeout_git = _timeout(to, "git", d.git_timeout, path)
     timeout_init = _timeout(to, "init_commands", d.init_commands_timeout, path)
     low_speed = _byte_floor(to, "git_low_speed_bytes", d.git_low_speed_bytes, path)

@@ -15,9 +15,13 @@ SHOWN_CHARS = 60
 """How much of a value a user typed or a file holds an error message quotes."""
 
 
-def quoted(value: str, limit: int = SHOWN_CHARS) -> str:
+def quoted(value: object, limit: int = SHOWN_CHARS) -> str:
     """``repr(value)``, cut to about ``limit`` characters with the full length said, so an
-    error never echoes a 10,000-character slug or a 5,000-digit number back at the user."""
+    error never echoes a 10,000-character slug or a 5,000-digit number back at the user
+    (a value that is not a string is cut in its ``repr``)."""
+    if not isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
     if len(value) <= limit:
         return repr(value)
     return f"{value[:limit]!r}... ({len(value):,} characters)"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ticketflow.config import Config
-from ticketflow.errors import ConfigError
+from ticketflow.errors import ConfigError, quoted
 from ticketflow.jobs.retry import RetryPolicy
 
 MAX_WORKERS = 64
@@ -55,7 +55,7 @@ def _int(section: dict[str, Any], key: str, default: int, low: int, high: int, w
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(
             f".ticketflow.yaml: {where}.{key} must be a whole number from {low} to {high}, "
-            f"got {value!r}"
+            f"got {quoted(value)}"
         )
     return value
 
@@ -71,7 +71,7 @@ def _seconds(section: dict[str, Any], key: str, default: float, where: str) -> f
     ):
         raise ConfigError(
             f".ticketflow.yaml: {where}.{key} must be seconds from 0 to {MAX_DELAY:.0f}, "
-            f"got {value!r}"
+            f"got {quoted(value)}"
         )
     return float(value)
 
