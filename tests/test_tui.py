@@ -642,8 +642,10 @@ async def test_the_list_lays_its_columns_out_from_the_width(
     async with app.run_test(size=(width, 24)) as pilot:
         await settle(app, pilot)
         tickets = app.main.query_one(TicketList)
-        header = tickets._header_text(tickets.size.width)
-        row = tickets._row_text(tickets.tickets[0], tickets.size.width)
+        shown_width = tickets.scrollable_content_region.width
+        header = tickets._header_text(shown_width)
+        row = tickets._row_text(tickets.tickets[0], shown_width)
+        assert len(row) <= shown_width  # nothing hidden under the scrollbar
         alpha = filled.get("alpha")
         assert alpha.id in row  # the whole id fits at every one of these widths
         assert "first thing" in row  # and the description always has room

@@ -4,7 +4,7 @@ A fixed 40-character id column left no room for anything at 80 columns. Here the
 shared out in order of what a person needs to tell tickets apart and act on them:
 
 1. the id's date part (``YYMMDD-HHMMSS``, 13 characters) and the description (at least
-   ``MIN_DESCRIPTION``): always;
+   ``DESCRIPTION_SHARE`` of the width, never under ``MIN_DESCRIPTION``): always;
 2. status, then priority: when there is room for them beside those;
 3. the rest of the id (its slug), as much as fits: the whole id is in the detail pane;
 4. created, then parent: only when the description keeps ``ROOMY_DESCRIPTION`` beside them.
@@ -19,6 +19,8 @@ from typing import NamedTuple
 DATE_PART = 13
 """``YYMMDD-HHMMSS``: enough to name a ticket uniquely in practice, and to sort by eye."""
 MIN_DESCRIPTION = 16
+DESCRIPTION_SHARE = 0.35
+"""Long slugs (``palette-config-progress-1995``) must not squeeze the description to a word."""
 ROOMY_DESCRIPTION = 40
 GAP = 2
 STATUS = 5
@@ -69,16 +71,17 @@ def _fit(text: str, width: int) -> str:
 def layout(width: int, id_length: int) -> Columns:
     """The columns for a list ``width`` characters wide whose longest id is ``id_length``."""
     id_length = max(DATE_PART, id_length)
-    room = width - DATE_PART - GAP - MIN_DESCRIPTION
+    least = max(MIN_DESCRIPTION, int(width * DESCRIPTION_SHARE))
+    room = width - DATE_PART - GAP - least
     status = STATUS if room >= STATUS + GAP else 0
     room -= status + GAP if status else 0
     priority = PRIORITY if room >= PRIORITY + GAP else 0
     room -= priority + GAP if priority else 0
     id_width = DATE_PART + min(max(0, room), id_length - DATE_PART)
     room -= id_width - DATE_PART
-    created = CREATED if room - (CREATED + GAP) >= ROOMY_DESCRIPTION - MIN_DESCRIPTION else 0
+    created = CREATED if least + room - (CREATED + GAP) >= ROOMY_DESCRIPTION else 0
     room -= created + GAP if created else 0
-    parent = PARENT if room - (PARENT + GAP) >= ROOMY_DESCRIPTION - MIN_DESCRIPTION else 0
+    parent = PARENT if least + room - (PARENT + GAP) >= ROOMY_DESCRIPTION else 0
     room -= parent + GAP if parent else 0
-    description = max(1, MIN_DESCRIPTION + room)
+    description = max(1, least + room)
     return Columns(id_width, priority, status, description, created, parent)

@@ -119,7 +119,7 @@ class TicketList(ScrollView, can_focus=True):
         )
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width  # the scrollbar takes its columns
         scroll_y = self.scroll_offset.y
         if y == 0:
             style = self.get_component_rich_style("ticket-list--header")
