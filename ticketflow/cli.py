@@ -737,18 +737,6 @@ def _cleanup_text(cleaned: Any) -> str:
     return "\n".join(lines) + "\n" if lines else "  Nothing to clean up\n"
 
 
-@cli.command("cleanup")
-@click.argument("ticket_id", metavar="ID")
-@command()
-def cleanup_cmd(store: TicketStore, out: Output, ticket_id: str) -> None:
-    """Remove a ticket's worktree (if it has no uncommitted work) and branch (if merged)."""
-    from ticketflow.workspace import cleanup as clean_workspace
-
-    tid = store.resolve(ticket_id).id
-    cleaned = clean_workspace(store.root, store.config, tid)
-    out.emit({"ticket_id": tid, **cleaned.to_json()}, _cleanup_text(cleaned))
-
-
 @cli.command("reopen")
 @click.argument("ticket_id", metavar="ID")
 @no_commit_option
@@ -1331,6 +1319,10 @@ def jobs_cmd(store: TicketStore, out: Output, count: int) -> None:
         return "\n".join(lines) + "\n"
 
     out.emit({"jobs": entries}, text)
+
+
+# the commands kept in their own modules register themselves on ``cli``
+from ticketflow import cli_workspace as _cli_workspace  # noqa: E402, F401
 
 
 def main() -> None:

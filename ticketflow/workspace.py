@@ -212,6 +212,34 @@ class Cleanup:
         }
 
 
+def uncommitted_changes(path: Path) -> list[str]:
+    """The files with uncommitted work in the checkout at ``path`` (changed, staged or
+    untracked; ignored files and the ``current-ticket.md`` link do not count), sorted.
+    What ``close`` refuses to leave behind without ``--force`` and what ``cleanup`` never
+    removes."""
+    if not path.exists():
+        return []
+    status = pygit2.Repository(str(path)).status()
+    return sorted(
+        name
+        for name, flags in status.items()
+        if flags != pygit2.enums.FileStatus.IGNORED and name != "current-ticket.md"
+    )
+
+
+def remove_worktree(root: Path, ticket_id: str) -> Path | None:
+    """Remove the ticket's worktree folder and git's record of it; the path removed, or
+    None when the ticket has no worktree. The caller checks ``uncommitted_changes`` first."""
+    repo = open_repo(root)
+    if ticket_id not in repo.list_worktrees():
+        return None
+    worktree = repo.lookup_worktree(ticket_id)
+    path = Path(worktree.path)
+    shutil.rmtree(path, ignore_errors=True)
+    worktree.prune(True)
+    return path
+
+
 def cleanup(root: Path, config: Config, ticket_id: str) -> Cleanup:
     """Remove the ticket's worktree (only if it has no uncommitted work) and its branch
     (only if merged into the default branch); say what was kept and why."""
@@ -221,17 +249,11 @@ def cleanup(root: Path, config: Config, ticket_id: str) -> Cleanup:
     if ticket_id in repo.list_worktrees():
         worktree = repo.lookup_worktree(ticket_id)
         path = Path(worktree.path)
-        dirty = False
         inside = Path.cwd().resolve()
         if inside == path.resolve() or path.resolve() in inside.parents:
             kept.append(f"worktree {path}: you are in it (run cleanup from the main checkout)")
             return Cleanup(None, None, tuple(kept))
-        if path.exists():
-            status = pygit2.Repository(str(path)).status()
-            dirty = any(
-                flags != pygit2.enums.FileStatus.IGNORED and name != "current-ticket.md"
-                for name, flags in status.items()
-            )
+        dirty = bool(uncommitted_changes(path))
         if dirty:
             kept.append(f"worktree {path}: it has uncommitted changes")
         else:
