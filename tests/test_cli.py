@@ -561,7 +561,7 @@ def test_process_entry_points(repo: Path) -> None:
     if script.exists():
         assert subprocess.run(
             [str(script), "--version"], capture_output=True, text=True, check=False
-        ).stdout.startswith("ticketflow, version")
+        ).stdout.startswith("ticketflow version ")
 
 
 @pytest.mark.parametrize("command", [["list"], ["show", "x"], ["status"], ["new", "--help"]])

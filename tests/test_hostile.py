@@ -385,7 +385,7 @@ def test_link_loops_and_links_through_a_file_are_that_files_problem(
         shown = run_process(repo, "show", link, "-o", "json")
         assert shown.returncode == 6, shown.stderr
         error = js(shown.stderr)["error"]
-        assert error["type"] == "unsafe_path" and error["code"] == "symlink"  # type: ignore[index]
+        assert error["type"] == "unsafe_path" and error["problem_code"] == "symlink"  # type: ignore[index]
         assert error["path"] == f"tickets/todo/{link}.md"  # type: ignore[index]
 
 
@@ -467,7 +467,7 @@ def test_a_status_folder_linking_outside_is_neither_read_nor_written(
         done = run_process(repo, *args, "-o", "json")
         assert done.returncode == 6, f"{args}: {done.stderr}"
         error = js(done.stderr)["error"]
-        assert error["type"] == "unsafe_path" and error["code"] == "unsafe-folder", error  # type: ignore[index]
+        assert error["type"] == "unsafe_path" and error["problem_code"] == "unsafe-folder", error  # type: ignore[index]
         assert error["path"] == "tickets/doing"  # type: ignore[index]
         assert "leads outside the repository" in error["message"]  # type: ignore[index, operator]
         assert PRIVATE not in done.stdout + done.stderr
@@ -484,7 +484,7 @@ def test_a_status_folder_linking_into_the_git_dir_is_refused(repo: Path, target:
     done = run_process(repo, "new", "x", "-o", "json")
     assert done.returncode == 6, done.stderr
     error = js(done.stderr)["error"]
-    assert error["code"] == "unsafe-folder" and "git dir" in error["message"]  # type: ignore[index, operator]
+    assert error["problem_code"] == "unsafe-folder" and "git dir" in error["message"]  # type: ignore[index, operator]
     assert not [p for p in (repo / ".git").rglob("*.md")]  # no ticket was written there
 
 

@@ -636,7 +636,7 @@ def test_problem_codes_come_from_where_the_error_is_raised() -> None:
         with pytest.raises(MalformedTicketError) as info:
             parse_ticket(text, path="x.md", ticket_id=TID)
         assert info.value.code == code, text
-        assert info.value.to_dict()["error"]["code"] == code  # type: ignore[index]
+        assert info.value.to_dict()["error"]["problem_code"] == code  # type: ignore[index]
 
 
 @pytest.mark.parametrize("loader", ["C", "pure-Python"])

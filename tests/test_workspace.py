@@ -51,7 +51,9 @@ def test_close_offers_cleanup_and_cleanup_keeps_unsafe_things(repo: Path, run: C
     tid = json.loads(run(repo, "new", "wt", "-o", "json").stdout)["ticket"]["id"]
     worktree = Path(json.loads(run(repo, "start", tid, "-o", "json").stdout)["worktree_path"])
     (worktree / "scratch.txt").write_text("unsaved work\n")
-    closed = run(repo, "close", tid, "--reason", "moved on")
+    refused = run(repo, "close", tid, "--reason", "moved on")  # the Go tool's check
+    assert refused.exit_code == 3 and "scratch.txt" in refused.output
+    closed = run(repo, "close", tid, "--reason", "moved on", "--force")
     assert f"Its branch/worktree remain: ticketflow cleanup {tid}" in closed.stdout
     kept = json.loads(run(repo, "cleanup", tid, "-o", "json").stdout)
     assert kept["worktree_removed"] is None

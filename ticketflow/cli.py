@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from json.encoder import encode_basestring as _encode_str  # the C string encoder
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import click
 
-from ticketflow import __version__
+from ticketflow import __version__, logs
 from ticketflow.config import (
     CONFIG_NAME,
     default_config_text,
@@ -36,6 +38,7 @@ from ticketflow.errors import (
     MalformedTicketError,
     NotARepoError,
     TicketflowError,
+    UncommittedChangesError,
     UnsafePathError,
     UsageError,
 )
@@ -47,6 +50,7 @@ from ticketflow.textsafe import one_line, visible
 
 if TYPE_CHECKING:
     from ticketflow.jobs import JobId, JobQueue
+    from ticketflow.workspace import Workspace
 
 FORMAT_ENV = "TICKETFLOW_OUTPUT_FORMAT"
 EXIT_INTERRUPTED = 130
@@ -184,6 +188,29 @@ def _open_store() -> TicketStore:
     return TicketStore.open()
 
 
+_LOG_OPTIONS = (
+    click.option(
+        "--log-level",
+        metavar="LEVEL",
+        default=None,
+        help="Log what the command does at this level or above: debug, info, warn, error "
+        "(default: no log).",
+    ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"], case_sensitive=False),
+        default=None,
+        help="Log lines as text (key=value) or JSON (one object per line).",
+    ),
+    click.option(
+        "--log-output",
+        metavar="OUTPUT",
+        default=None,
+        help="Where log lines go: stderr (default), stdout, or a file (appended to).",
+    ),
+)
+
+
 def command(needs_store: bool = True) -> Callable[[F], F]:
     """Give a command ``--format`` and turn every TicketflowError into its exit code.
 
@@ -193,22 +220,49 @@ def command(needs_store: bool = True) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        def wrapper(*args: Any, fmt: str | None, **kwargs: Any) -> None:
+        def wrapper(
+            *args: Any,
+            fmt: str | None,
+            log_level: str | None,
+            log_format: str | None,
+            log_output: str | None,
+            **kwargs: Any,
+        ) -> None:
             requested = _requested_format(fmt)
             out = Output(requested or "text")
+            name = click.get_current_context().command_path.partition(" ")[2]
+            started = time.monotonic()
+            handler = None
             try:
+                handler = logs.configure(log_level, log_format, log_output)
+                logs.log(logging.DEBUG, "command started", command=name)
                 if needs_store:
                     store = _open_store()
                     out = Output(requested or store.config.default_format, store.config.json_pretty)
                     kwargs["store"] = store
                 func(*args, out=out, **kwargs)
+                elapsed = round((time.monotonic() - started) * 1000)
+                logs.log(logging.INFO, "command finished", command=name, duration_ms=elapsed)
             except TicketflowError as exc:
+                logs.log(
+                    logging.ERROR,
+                    "command failed",
+                    command=name,
+                    code=exc.error_code,
+                    exit_code=exc.exit_code,
+                    error=exc.message,
+                )
                 out.error(exc)
                 sys.exit(exc.exit_code)
             except KeyboardInterrupt:
+                logs.log(logging.WARNING, "command interrupted", command=name)
                 click.echo("\nOperation cancelled", err=True)
                 sys.exit(EXIT_INTERRUPTED)
+            finally:
+                logs.stop(handler)
 
+        for option in reversed(_LOG_OPTIONS):
+            wrapper = option(wrapper)
         return click.option(
             "--format",
             "-o",
@@ -307,12 +361,31 @@ Exit codes are listed in docs/commands.md.
 """
 
 
+class _Group(click.Group):
+    """The Go tool's aliases (``ls`` for ``list``) resolve to their command; they are not
+    listed twice in ``--help`` (the command's help names its alias)."""
+
+    ALIASES: ClassVar[dict[str, str]] = {"ls": "list"}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd is not None else name), cmd, rest
+
+
 @click.group(
+    cls=_Group,
     invoke_without_command=True,
     help=HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(__version__, "--version", "-V", prog_name="ticketflow")
+@click.version_option(
+    __version__, "--version", "-V", "-v", message="ticketflow version %(version)s"
+)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is None:
@@ -542,7 +615,7 @@ def list_cmd(
     priority: int | None,
     search: str | None,
 ) -> None:
-    """List tickets: priority first (1 before 2), then newest first.
+    """List tickets: priority first (1 before 2), then newest first (alias: ls).
 
     Files that cannot be read are skipped with a warning on stderr;
     'ticketflow show' on one of them says what is wrong.
@@ -629,10 +702,22 @@ def _transition_output(out: Output, verb: str, ticket: Ticket, extra: str = "") 
     help="Do not create the ticket's branch or worktree (git.branch_on_start: false does "
     "this always).",
 )
+@click.option(
+    "--force",
+    "-f",
+    is_flag=True,
+    help="A ticket already in doing: remove its worktree and add it again (never one with "
+    "uncommitted changes; the branch stays).",
+)
 @no_commit_option
 @command()
 def start_cmd(
-    store: TicketStore, out: Output, ticket_id: str, no_branch: bool, no_commit: bool
+    store: TicketStore,
+    out: Output,
+    ticket_id: str,
+    no_branch: bool,
+    no_commit: bool,
+    force: bool,
 ) -> None:
     """Start work: set started_at, move the file to doing, commit "Start ticket: <ID>".
 
@@ -644,11 +729,22 @@ def start_cmd(
     a bare 'ticketflow close' closes.
     """
     # an uncommitted start cannot be checked out in a worktree: no workspace then
-    ticket, workspace = store.start_ticket(
-        ticket_id,
-        commit=_commit_flag(no_commit),
-        workspace=False if (no_branch or no_commit) else None,
+    wants_workspace = not (no_branch or no_commit) and store.config.branch_on_start
+    recreate = (
+        force
+        and wants_workspace
+        and store.config.worktree_enabled
+        and store.get(ticket_id).status is Status.DOING
     )
+    workspace: Workspace | None
+    if recreate:
+        ticket, workspace = store.recreate_worktree(ticket_id)
+    else:
+        ticket, workspace = store.start_ticket(
+            ticket_id,
+            commit=_commit_flag(no_commit),
+            workspace=False if (no_branch or no_commit) else None,
+        )
     for run in workspace.commands if workspace else ():
         if not run.ok:  # a skipped fetch (no such remote) is said in the JSON only
             why = f"exit {run.returncode}" if run.returncode is not None else run.error
@@ -659,15 +755,17 @@ def start_cmd(
         extra += f"  Branch: {workspace.branch}\n"
         if workspace.worktree is not None:
             extra += f"  Worktree: {workspace.worktree}\n  Next: cd {workspace.worktree}\n"
+    verb = "Recreated the worktree of ticket" if recreate else "Started ticket"
     out.emit(
         {
             "ticket_id": ticket.id,
             "status": ticket.status.value,
+            "original_status": (Status.DOING if recreate else Status.TODO).value,
+            "is_recreating_worktree": recreate,
             "ticket": ticket_json(ticket),
             **(workspace.to_json() if workspace else {"branch": None, "worktree_path": None}),
         },
-        f"Started ticket: {ticket.id}\n  Status: {ticket.status.value}\n  File: {ticket.path}\n"
-        + extra,
+        f"{verb}: {ticket.id}\n  Status: {ticket.status.value}\n  File: {ticket.path}\n" + extra,
     )
 
 
@@ -679,6 +777,13 @@ def start_cmd(
     is_flag=True,
     help="Then remove the ticket's worktree (if clean) and branch (if merged).",
 )
+@click.option(
+    "--force",
+    "-f",
+    is_flag=True,
+    help="Close even though the ticket's worktree (or, for the current ticket without one, "
+    "this checkout) has uncommitted changes; they stay where they are.",
+)
 @no_commit_option
 @command()
 def close_cmd(
@@ -688,19 +793,27 @@ def close_cmd(
     reason: str | None,
     cleanup: bool,
     no_commit: bool,
+    force: bool,
 ) -> None:
     """Close a ticket: set closed_at, move it to done, commit "Close ticket: <ID>".
 
     Without ID, closes the current ticket (the one last started here). A
-    ticket that was never started can be closed only with --reason.
+    ticket that was never started can be closed only with --reason. As in
+    the Go tool, uncommitted changes in the ticket's worktree stop the close
+    (commit them first, or --force); ticket files do not count.
     """
-    ref = ticket_id or store.current_ticket_id()
+    current = store.current_ticket_id()
+    ref = ticket_id or current
     if ref is None:
         raise UsageError(
             "no active ticket: there is no ticket currently being worked on",
             hint="name one: ticketflow close <ID> (see 'ticketflow list --status doing')",
+            error_code="TICKET_NOT_STARTED",
         )
-    ticket = store.close(ref, reason=reason, commit=_commit_flag(no_commit))
+    tid = store.resolve(ref).id
+    if not force:
+        _refuse_uncommitted(store, tid, is_current=tid == current)
+    ticket = store.close(tid, reason=reason, commit=_commit_flag(no_commit))
     cleaned = None
     hint = ""
     from ticketflow.workspace import has_workspace
@@ -720,11 +833,37 @@ def close_cmd(
             "close_reason": ticket.closure_reason,
             "ticket": ticket_json(ticket),
             "cleanup": cleaned.to_json() if cleaned else None,
+            "force_used": force,
+            "mode": "by_id" if ticket_id is not None and tid != current else "current",
         },
         f"Closed ticket: {ticket.id}\n"
         + (f"  Reason: {ticket.closure_reason}\n" if ticket.closure_reason else "")
         + (_cleanup_text(cleaned) if cleaned else hint),
     )
+
+
+def _refuse_uncommitted(store: TicketStore, ticket_id: str, *, is_current: bool) -> None:
+    """The Go tool's close check: uncommitted work in the ticket's worktree, or (for the
+    current ticket without a worktree) in this checkout, stops the close. Ticket files and
+    the current-ticket link are ticketflow's own business and do not count."""
+    from ticketflow.workspace import uncommitted_changes
+
+    where = store.worktree_of(ticket_id)
+    if where is None and is_current:
+        where = store.root
+    if where is None:
+        return
+    prefix = store.config.tickets_dir.rstrip("/") + "/"
+    files = [f for f in uncommitted_changes(where) if not f.startswith(prefix)]
+    if files:
+        raise UncommittedChangesError(
+            ticket_id,
+            str(where),
+            files,
+            outcome=f"ticket {ticket_id} was not closed",
+            hint=f"commit them first (cd {where} && git commit -am '...'), or close anyway: "
+            f"ticketflow close {ticket_id} --force",
+        )
 
 
 def _cleanup_text(cleaned: Any) -> str:
@@ -1322,6 +1461,7 @@ def jobs_cmd(store: TicketStore, out: Output, count: int) -> None:
 
 
 # the commands kept in their own modules register themselves on ``cli``
+from ticketflow import cli_admin as _cli_admin  # noqa: E402, F401
 from ticketflow import cli_workspace as _cli_workspace  # noqa: E402, F401
 
 

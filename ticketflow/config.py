@@ -211,6 +211,7 @@ def load_config(path: Path) -> Config:
         raise NotARepoError(
             f"{path.parent} is not initialised for ticketflow (no {CONFIG_NAME})",
             hint="run 'ticketflow init' at the top of the repository",
+            error_code="CONFIG_NOT_FOUND",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
@@ -270,6 +271,7 @@ def find_root(start: Path | None = None) -> Path:
         raise NotARepoError(
             f"{root} is not initialised for ticketflow (no {CONFIG_NAME})",
             hint="run 'ticketflow init' at the top of the repository",
+            error_code="CONFIG_NOT_FOUND",
         )
     return root
 

@@ -36,14 +36,27 @@ class TicketflowError(Exception):
 
     exit_code: int = 1
     kind: str = "error"
+    error_code: str = "ERROR"
+    """The Go tool's error code (``TICKET_NOT_FOUND``, ``GIT_DIRTY_WORKSPACE``...; ours in its
+    style where the Go tool has none), the JSON error's ``code``. A class gives its usual
+    one; a raise site that knows better passes ``error_code=``."""
     transient: bool = False
     """True when trying again later may succeed (a timeout, a refused or reset connection);
     the job queue retries only these. User errors are never transient."""
 
-    def __init__(self, message: str, hint: str | None = None, *, remedy: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        remedy: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        if error_code is not None:
+            self.error_code = error_code
         self.remedy = remedy
         """The action that would help, by name (``start``, ``close``, ``reopen``, ``pull``):
         ``hint`` says it as a command line; a face with other means (the TUI's keys) words
@@ -54,10 +67,17 @@ class TicketflowError(Exception):
         return {}
 
     def to_dict(self) -> dict[str, object]:
-        """The JSON shape of the error, for ``--format json``."""
-        error: dict[str, object] = {"type": self.kind, "message": self.message}
+        """The JSON shape of the error, for ``--format json``: the Go tool's ``code``,
+        ``message`` and ``suggestions`` (the hint, when there is one), our ``type`` (the
+        class) and ``hint``, and the class's details."""
+        error: dict[str, object] = {
+            "code": self.error_code,
+            "type": self.kind,
+            "message": self.message,
+        }
         if self.hint:
             error["hint"] = self.hint
+            error["suggestions"] = [self.hint]
         error.update(self.details())
         return {"error": error}
 
@@ -67,6 +87,7 @@ class UsageError(TicketflowError):
 
     exit_code = 2
     kind = "usage"
+    error_code = "VALIDATION_ERROR"
 
 
 class InvalidSlugError(UsageError):
@@ -87,6 +108,7 @@ class ConflictError(TicketflowError):
 
     exit_code = 3
     kind = "conflict"
+    error_code = "CONFLICT"
 
 
 class NotFoundError(TicketflowError):
@@ -94,6 +116,7 @@ class NotFoundError(TicketflowError):
 
     exit_code = 4
     kind = "not_found"
+    error_code = "TICKET_NOT_FOUND"
 
     def __init__(self, ticket_ref: str) -> None:
         super().__init__(
@@ -108,6 +131,7 @@ class AmbiguousIdError(TicketflowError):
 
     exit_code = 4
     kind = "ambiguous_id"
+    error_code = "TICKET_AMBIGUOUS"
 
     def __init__(self, ticket_ref: str, candidates: Sequence[str]) -> None:
         shown = list(candidates[:10])
@@ -144,6 +168,7 @@ class DuplicateTicketError(TicketflowError):
 
     exit_code = 6
     kind = "duplicate_ticket"
+    error_code = "TICKET_DUPLICATE"
 
     def __init__(self, ticket_id: str, paths: Sequence[str]) -> None:
         super().__init__(
@@ -154,7 +179,11 @@ class DuplicateTicketError(TicketflowError):
         self.paths = tuple(paths)
 
     def details(self) -> dict[str, object]:
-        return {"ticket_id": self.ticket_id, "paths": list(self.paths), "code": "duplicate-id"}
+        return {
+            "ticket_id": self.ticket_id,
+            "paths": list(self.paths),
+            "problem_code": "duplicate-id",
+        }
 
 
 class NotARepoError(TicketflowError):
@@ -162,6 +191,7 @@ class NotARepoError(TicketflowError):
 
     exit_code = 5
     kind = "not_a_repo"
+    error_code = "NOT_GIT_REPO"
 
 
 class MalformedTicketError(TicketflowError):
@@ -175,6 +205,7 @@ class MalformedTicketError(TicketflowError):
 
     exit_code = 6
     kind = "malformed_ticket"
+    error_code = "TICKET_INVALID"
 
     def __init__(
         self,
@@ -196,7 +227,8 @@ class MalformedTicketError(TicketflowError):
         self.code = code
 
     def details(self) -> dict[str, object]:
-        return {"path": self.path, "line": self.line, "code": self.code}
+        # ``code`` is the Go tool's error code; the problem's own name is ``problem_code``
+        return {"path": self.path, "line": self.line, "problem_code": self.code}
 
 
 class UnsafePathError(MalformedTicketError):
@@ -207,6 +239,7 @@ class UnsafePathError(MalformedTicketError):
     so the other tickets still list; a folder's stops every command that lists tickets."""
 
     kind = "unsafe_path"
+    error_code = "UNSAFE_PATH"
 
 
 class ConfigError(TicketflowError):
@@ -214,6 +247,7 @@ class ConfigError(TicketflowError):
 
     exit_code = 6
     kind = "config"
+    error_code = "CONFIG_INVALID"
 
 
 class InvalidTransitionError(TicketflowError):
@@ -221,6 +255,7 @@ class InvalidTransitionError(TicketflowError):
 
     exit_code = 7
     kind = "invalid_transition"
+    error_code = "INVALID_TRANSITION"
 
 
 class LockBusyError(TicketflowError):
@@ -228,6 +263,7 @@ class LockBusyError(TicketflowError):
 
     exit_code = 8
     kind = "lock_busy"
+    error_code = "LOCK_BUSY"
 
 
 class GitError(TicketflowError):
@@ -235,12 +271,14 @@ class GitError(TicketflowError):
 
     exit_code = 9
     kind = "git"
+    error_code = "GIT_ERROR"
 
 
 class NetworkError(GitError):
     """The remote could not be reached or stopped answering: worth retrying."""
 
     kind = "network"
+    error_code = "NETWORK_ERROR"
     transient = True
 
 
@@ -252,6 +290,7 @@ class CancelledError(TicketflowError):
 
     exit_code = 130
     kind = "cancelled"
+    error_code = "CANCELLED"
 
     def __init__(self, message: str = "cancelled", partial: str | None = None) -> None:
         super().__init__(f"{message} after {partial}" if partial else message)
@@ -266,6 +305,7 @@ class EditConflictError(ConflictError):
     meanwhile touch the same field: the edit is not applied, its copy is kept."""
 
     kind = "edit_conflict"
+    error_code = "EDIT_CONFLICT"
 
     def __init__(self, ticket_id: str, fields: Sequence[str], kept: str | None) -> None:
         what = ", ".join(fields)
@@ -289,3 +329,27 @@ class EditorError(TicketflowError):
 
     exit_code = 10
     kind = "editor"
+    error_code = "EDITOR_ERROR"
+
+
+class UncommittedChangesError(ConflictError):
+    """A checkout holds uncommitted work that the command would leave behind or destroy:
+    ``close`` (``--force`` closes anyway) or ``start --force`` rebuilding a worktree (never
+    over uncommitted work)."""
+
+    kind = "uncommitted_changes"
+    error_code = "GIT_DIRTY_WORKSPACE"
+
+    def __init__(
+        self, ticket_id: str, where: str, files: Sequence[str], *, outcome: str, hint: str
+    ) -> None:
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        super().__init__(
+            f"{where} has uncommitted changes ({shown}); {outcome}", hint=hint, remedy="commit"
+        )
+        self.ticket_id = ticket_id
+        self.where = where
+        self.files = tuple(files)
+
+    def details(self) -> dict[str, object]:
+        return {"ticket_id": self.ticket_id, "worktree_path": self.where, "files": list(self.files)}

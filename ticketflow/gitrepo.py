@@ -491,6 +491,7 @@ class MergeConflictError(ConflictError):
     """A pull that cannot merge on its own; nothing in the repository was changed."""
 
     kind = "merge_conflict"
+    error_code = "GIT_MERGE_FAILED"
 
     def __init__(
         self,
@@ -520,6 +521,7 @@ class MergeConflictError(ConflictError):
 
 class PushRejectedError(ConflictError):
     kind = "push_rejected"
+    error_code = "GIT_PUSH_FAILED"
 
 
 _TicketEntry = tuple[str, pygit2.Oid]
@@ -625,6 +627,7 @@ def _refuse_overwrite(changed: set[str], others: set[str]) -> None:
         raise ConflictError(
             f"pull would overwrite your uncommitted changes to {shown}; nothing was changed",
             hint="commit or stash those changes (git stash), then pull again",
+            error_code="GIT_DIRTY_WORKSPACE",
         )
 
 
@@ -732,6 +735,7 @@ def _merge_fetched(
             f"{remote}/{remote_branch} shares no history with {branch}; nothing was changed",
             hint="if that is expected, merge once with git: "
             f"git pull --allow-unrelated-histories {remote} {remote_branch}",
+            error_code="GIT_MERGE_FAILED",
         )
     if base_id == head_commit.id and not dirty_tickets:
         changed = _changed_paths(repo, head_commit.tree, theirs.tree)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -35,10 +36,12 @@ from ticketflow.errors import (
     NotFoundError,
     TicketflowError,
     TicketVanishedError,
+    UncommittedChangesError,
     UsageError,
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
 from ticketflow.fsutil import atomic_move, atomic_write, is_temp_file, locked
+from ticketflow.logs import log
 from ticketflow.model import (
     Status,
     Ticket,
@@ -291,11 +294,14 @@ class TicketStore:
     # --- writing ------------------------------------------------------------------------
 
     def _commit(self, message: str, changes: list[tuple[str, bool]], commit: bool | None) -> None:
+        files = [p for p, _ in changes]
         if not (self.config.auto_commit if commit is None else commit):
+            log(logging.INFO, "ticket written, not committed", message=message, files=files)
             return
         from ticketflow.gitrepo import PathChange, commit_paths
 
         commit_paths(self.root, [PathChange(p, removed=r) for p, r in changes], message)
+        log(logging.INFO, "ticket committed", message=message, files=files)
 
     def _write(self, ticket: Ticket, old_path: Path | None) -> Ticket:
         """Write ``ticket`` into the folder of its status (moving it if needed)."""
@@ -387,29 +393,39 @@ class TicketStore:
         return self.start_ticket(ref, commit=commit, workspace=False)[0]
 
     def start_ticket(
-        self, ref: str, *, commit: bool | None = None, workspace: bool | None = None
+        self,
+        ref: str,
+        *,
+        commit: bool | None = None,
+        workspace: bool | None = None,
     ) -> tuple[Ticket, Workspace | None]:
         """Start a ticket and, as the Go tool does, give it its branch (and worktree).
 
         ``workspace`` None follows ``git.branch_on_start``. Without worktrees the branch is
         checked out before the start is committed, so the commit lands on it; with worktrees
         the start is committed here and the worktree is added on a new branch afterwards.
+        ``recreate_worktree`` is the Go tool's ``start --force`` on a ticket in doing.
         """
         use_workspace = self.config.branch_on_start if workspace is None else workspace
         worktrees = use_workspace and self.config.worktree_enabled
 
         def change(t: Ticket, now: datetime) -> Ticket:
             if t.status is Status.DOING:
+                hint = f"close it: ticketflow close {t.id}"
+                if worktrees:
+                    hint += f"; or rebuild its worktree: ticketflow start {t.id} --force"
                 raise InvalidTransitionError(
                     f"ticket {t.id} is already started",
-                    hint=f"close it: ticketflow close {t.id}",
+                    hint=hint,
                     remedy="close",
+                    error_code="TICKET_ALREADY_STARTED",
                 )
             if t.status is Status.DONE:
                 raise InvalidTransitionError(
                     f"ticket {t.id} is closed",
                     hint=f"reopen it first: ticketflow reopen {t.id}",
                     remedy="reopen",
+                    error_code="TICKET_ALREADY_CLOSED",
                 )
             return t.with_changes(started_at=now)
 
@@ -426,34 +442,77 @@ class TicketStore:
             self._set_current(started)
             if not use_workspace:
                 return started, None
-            from ticketflow.workspace import (
-                Workspace,
-                add_worktree,
-                link_current,
-                run_init_commands,
-            )
+            from ticketflow.workspace import Workspace
 
             if not worktrees:
                 return started, Workspace(branch=started.id, worktree=None)
-            path = add_worktree(self.root, self.config, started.id)
-            assert started.path is not None
-            link_current(path, started.path)
-            runs = run_init_commands(
-                path, self.config.init_commands, self.config.init_commands_timeout
-            )
-            return started, Workspace(branch=started.id, worktree=path, commands=runs)
+            return started, self._make_worktree(started)
+
+    def _make_worktree(self, ticket: Ticket) -> Workspace:
+        from ticketflow.workspace import Workspace, add_worktree, link_current, run_init_commands
+
+        path = add_worktree(self.root, self.config, ticket.id)
+        assert ticket.path is not None
+        link_current(path, ticket.path)
+        runs = run_init_commands(path, self.config.init_commands, self.config.init_commands_timeout)
+        return Workspace(branch=ticket.id, worktree=path, commands=runs)
+
+    def recreate_worktree(self, ref: str) -> tuple[Ticket, Workspace]:
+        """``start --force`` on a ticket in doing: remove its worktree and add it again on
+        its branch (the init commands run again), as the Go tool does. A worktree holding
+        uncommitted work is never removed (UncommittedChangesError); the branch and its
+        commits are kept either way. The ticket must be in doing (checked under the lock)."""
+        from ticketflow.workspace import remove_worktree, uncommitted_changes
+
+        with self.lock():
+            ticket = self.get(ref)
+            if ticket.status is not Status.DOING:
+                raise InvalidTransitionError(
+                    f"ticket {ticket.id} is {ticket.status.value}, not doing; only a started "
+                    "ticket's worktree can be recreated",
+                    hint=f"start it: ticketflow start {ticket.id}",
+                    error_code="TICKET_NOT_STARTED",
+                )
+            repo_worktrees = self.worktree_of(ticket.id)
+            if repo_worktrees is not None:
+                dirty = uncommitted_changes(repo_worktrees)
+                if dirty:
+                    raise UncommittedChangesError(
+                        ticket.id,
+                        str(repo_worktrees),
+                        dirty,
+                        outcome="its worktree was not recreated",
+                        hint=f"commit or stash them there (cd {repo_worktrees}), then start "
+                        "--force again",
+                    )
+                remove_worktree(self.root, ticket.id)
+                log(logging.INFO, "worktree removed", ticket_id=ticket.id, path=repo_worktrees)
+            self._set_current(ticket)
+            return ticket, self._make_worktree(ticket)
+
+    def worktree_of(self, ticket_id: str) -> Path | None:
+        """Where git has the ticket's worktree (wherever it was made), or None."""
+        from ticketflow.gitrepo import open_repo
+
+        repo = open_repo(self.root)
+        if ticket_id not in repo.list_worktrees():
+            return None
+        return Path(repo.lookup_worktree(ticket_id).path)
 
     def close(self, ref: str, *, reason: str | None = None, commit: bool | None = None) -> Ticket:
         reason = (reason or "").strip() or None
 
         def change(t: Ticket, now: datetime) -> Ticket:
             if t.status is Status.DONE:
-                raise InvalidTransitionError(f"ticket {t.id} is already closed")
+                raise InvalidTransitionError(
+                    f"ticket {t.id} is already closed", error_code="TICKET_ALREADY_CLOSED"
+                )
             if t.status is Status.TODO and reason is None:
                 raise InvalidTransitionError(
                     f"ticket {t.id} was never started; closing it needs a reason",
                     hint=f'ticketflow close {t.id} --reason "duplicate of ..."',
                     remedy="close_with_reason",
+                    error_code="VALIDATION_ERROR",
                 )
             body = t.body
             if reason is not None:
@@ -474,6 +533,7 @@ class TicketStore:
                 raise InvalidTransitionError(
                     f"ticket {t.id} is not closed (it is {t.status.value})",
                     hint="only closed tickets can be reopened",
+                    error_code="TICKET_NOT_DONE",
                 )
             return t.with_changes(closed_at=None, closure_reason=None)
 

@@ -14,6 +14,7 @@ class UnknownJobError(TicketflowError):
 
     exit_code = 4
     kind = "unknown_job"
+    error_code = "JOB_NOT_FOUND"
 
     def __init__(self, job_id: int) -> None:
         super().__init__(
@@ -30,6 +31,7 @@ class QueueClosedError(TicketflowError):
     """``submit`` after ``shutdown``: a closed queue would never run the job."""
 
     kind = "queue_closed"
+    error_code = "QUEUE_CLOSED"
 
 
 class JobFailedError(TicketflowError):
@@ -41,6 +43,7 @@ class JobFailedError(TicketflowError):
     """
 
     kind = "job_failed"
+    error_code = "JOB_FAILED"
 
     def __init__(self, job_id: int, job_kind: str, original: BaseException) -> None:
         self.error_type = type(original).__name__

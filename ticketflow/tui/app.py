@@ -45,6 +45,7 @@ REMEDY_KEYS = {
     "start": "start it: press s",
     "close": "close it: press c",
     "close_with_reason": "press c and give a reason (it was never started)",
+    "commit": "commit the changes in its worktree first (ticketflow close --force closes anyway)",
     "reopen": "reopen it first: press o",
     "pull": "pull first (p), then push again (P); or sync (S)",
     "edit": "look at the ticket now, then edit it again (e)",
