@@ -199,6 +199,7 @@ def test_start_force_recreates_the_worktree(repo: Path, run: Cli) -> None:
     assert git(worktree, "rev-parse", "HEAD") == head  # on its branch, commits kept
     assert (worktree / "work.txt").read_text() == "committed work\n"
     assert [c["returncode"] for c in data["init_commands"]] == [0]  # ran again
+    assert data["init_commands_executed"] is True
     assert (worktree / "current-ticket.md").is_symlink()
     assert git(repo, "log", "--format=%s").count(f"Start ticket: {tid}") == 1
 
@@ -219,6 +220,7 @@ def test_start_force_on_a_todo_ticket_is_a_start(repo: Path, run: Cli) -> None:
     data = js(run(repo, "start", tid, "--force", "-o", "json").stdout)
     assert data["status"] == "doing" and data["is_recreating_worktree"] is False
     assert data["original_status"] == "todo" and Path(data["worktree_path"]).is_dir()
+    assert data["init_commands_executed"] is False  # none configured
 
 
 def test_start_force_without_worktrees_is_still_already_started(repo: Path, run: Cli) -> None:
@@ -244,6 +246,7 @@ def test_close_refuses_uncommitted_work_in_the_worktree(repo: Path, run: Cli) ->
     assert forced.exit_code == 0, forced.output
     data = js(forced.stdout)
     assert data["force_used"] is True and data["mode"] == "current"
+    assert data["commit_created"] is True
     assert (repo / "tickets" / "done" / f"{tid}.md").exists()
     assert (worktree / "notes.txt").read_text() == "not committed\n"  # left where it was
 

@@ -762,6 +762,7 @@ def start_cmd(
             "status": ticket.status.value,
             "original_status": (Status.DOING if recreate else Status.TODO).value,
             "is_recreating_worktree": recreate,
+            "init_commands_executed": bool(workspace and workspace.commands),
             "ticket": ticket_json(ticket),
             **(workspace.to_json() if workspace else {"branch": None, "worktree_path": None}),
         },
@@ -834,6 +835,7 @@ def close_cmd(
             "ticket": ticket_json(ticket),
             "cleanup": cleaned.to_json() if cleaned else None,
             "force_used": force,
+            "commit_created": not no_commit and store.config.auto_commit,
             "mode": "by_id" if ticket_id is not None and tid != current else "current",
         },
         f"Closed ticket: {ticket.id}\n"
