@@ -280,3 +280,21 @@ def test_close_current_without_worktree_checks_this_checkout(repo: Path, run: Cl
     refused = run(repo, "close")
     assert refused.exit_code == 3 and "src.py" in refused.output
     assert run(repo, "close", "-f").exit_code == 0
+
+
+def test_log_lines_redact_secrets_and_escape_control_characters() -> None:
+    import logging
+
+    from ticketflow.logs import SlogJSONFormatter, SlogTextFormatter
+
+    record = logging.LogRecord("ticketflow", logging.INFO, __file__, 1, "fetch", None, None)
+    record.fields = {  # type: ignore[attr-defined]
+        "url": "https://ana:s3cret@example.com/team.git",
+        "title": "evil\x1b]0;owned\x07",
+        "files": ["a b.md", "c.md"],
+    }
+    text = SlogTextFormatter().format(record)
+    assert "s3cret" not in text and "\x1b" not in text and "\x07" not in text
+    assert 'files="[a b.md c.md]"' in text
+    data = json.loads(SlogJSONFormatter().format(record))
+    assert "s3cret" not in data["url"] and data["files"] == ["a b.md", "c.md"]

@@ -863,7 +863,7 @@ def _refuse_uncommitted(store: TicketStore, ticket_id: str, *, is_current: bool)
             str(where),
             files,
             outcome=f"ticket {ticket_id} was not closed",
-            hint=f"commit them first (cd {where} && git commit -am '...'), or close anyway: "
+            hint=f"commit them first (cd {where} && git add -A && git commit), or close anyway: "
             f"ticketflow close {ticket_id} --force",
         )
 

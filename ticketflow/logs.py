@@ -56,6 +56,8 @@ def _time(record: logging.LogRecord) -> str:
 
 def _clean(value: object) -> str:
     # a field may hold a remote URL or ticket text: no secret, no control character
+    if isinstance(value, (list, tuple)):  # as Go's %v prints a slice: [a b]
+        return "[" + " ".join(_clean(item) for item in value) + "]"
     return visible(redact_text(str(value)))
 
 
