@@ -38,7 +38,6 @@ KNOWN_KEYS = (
     "closure_reason",
     "related",
 )
-TIME_KEYS = ("created_at", "started_at", "closed_at")
 FENCE = "---"
 MAX_FRONTMATTER_CHARS = 256 * 1024
 """A header larger than this is refused before YAML sees it (bounds memory on hostile input)."""

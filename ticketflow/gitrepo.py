@@ -131,14 +131,6 @@ def current_branch(root: Path) -> str | None:
         return str(target).removeprefix("refs/heads/") if isinstance(target, str) else None
 
 
-def init_repo(root: Path, default_branch: str) -> None:
-    """``git init`` with ``default_branch`` as the unborn HEAD."""
-    try:
-        pygit2.init_repository(str(root), initial_head=default_branch)
-    except pygit2.GitError as exc:
-        raise GitError(f"git init failed in {root}: {exc}") from None
-
-
 # --- remotes: fetch, pull, push -------------------------------------------------------------
 
 _TRANSIENT = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,9 +42,6 @@ MISSING_PRIORITY = 0
 """The priority of a header without one (or ``priority: null``): Go's zero value, which is
 what the Go tool reads and shows, so both tools list the file alike. ``scan`` warns about
 it; a new ticket gets 2."""
-
-OPEN_STATUSES = frozenset({Status.TODO, Status.DOING})
-"""Statuses of tickets that still need work."""
 
 
 def validate_slug(slug: str) -> str:
@@ -171,9 +167,6 @@ class Ticket:
             self.related,
             self.extra,
         )
-
-    def extra_dict(self) -> Mapping[str, Any]:
-        return dict(self.extra)
 
     def sort_key(self) -> tuple[int, float, str]:
         """List order: priority ascending, then newest ``created_at`` first, then id."""
