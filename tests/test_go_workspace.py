@@ -305,7 +305,10 @@ def test_cleanup_unmerged_branch_needs_force_and_reports_its_sha(repo: Path, run
     kept = run(repo, "cleanup", tid)
     assert kept.exit_code == 0, kept.output
     assert f"  Removed worktree {worktree}\n" in kept.stdout
-    assert f"  Kept branch {tid}: not merged into main (--force deletes it)\n" in kept.stdout
+    assert (
+        f"  Kept branch {tid}: not merged into main (ticketflow cleanup {tid} --force deletes it)\n"
+        in kept.stdout
+    )
     assert not worktree.exists() and tid in branches(repo)
 
     forced = run(repo, "cleanup", tid, "--force")
@@ -365,7 +368,7 @@ def test_bare_cleanup_removes_stale_branches_and_leaves_the_rest(repo: Path, run
             "kind": "branch",
             "branch": unmerged,
             "path": None,
-            "reason": "not merged into main (--force deletes it)",
+            "reason": f"not merged into main (ticketflow cleanup {unmerged} --force deletes it)",
         }
     ]
     assert branches(repo) == {"main", unmerged, doing, "topic"}
@@ -388,7 +391,8 @@ def test_bare_cleanup_text_dry_run_and_force(repo: Path, run: Cli) -> None:
     assert "Cleanup Summary:\n  Orphaned worktrees removed: 1\n  Stale branches removed: 1\n" in (
         plain.stdout
     )
-    assert f"  Kept branch {unmerged}: not merged into main (--force deletes it)" in plain.stdout
+    why = f"not merged into main (ticketflow cleanup {unmerged} --force deletes it)"
+    assert f"  Kept branch {unmerged}: {why}\n" in plain.stdout
     assert not orphan_wt.exists() and orphan not in branches(repo)
     forced = run(repo, "cleanup", "--force")
     assert f"git branch {unmerged} {sha} brings it back" in forced.stdout

@@ -496,7 +496,8 @@ def _delete_branch(
         return f"it is checked out in {holder.path}"
     merged = _merged(repo, branch, config.default_branch)
     if not merged and not force:
-        return f"not merged into {config.default_branch} (--force deletes it)"
+        default = config.default_branch
+        return f"not merged into {default} (ticketflow cleanup {name} --force deletes it)"
     sha = str(branch.target)
     if not dry_run:
         branch.delete()
