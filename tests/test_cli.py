@@ -132,6 +132,7 @@ def test_init_records_the_repositorys_own_default_branch(tmp_path: Path, run: Cl
     git(root, "config", "user.email", "t@example.com")
     tid = js(run(root, "new", "done-on-master", "-o", "json").stdout)["ticket"]["id"]
     git(root, "branch", tid)  # the ticket's branch, merged (it is at master's commit)
+    assert run(root, "close", tid, "--reason", "done").exit_code == 0  # cleanup needs done
     cleaned = run(root, "cleanup", tid, "-o", "json")
     assert js(cleaned.stdout)["branch_deleted"] == tid, cleaned.output
     # a clone: origin's HEAD names the default branch, whatever is checked out
