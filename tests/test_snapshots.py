@@ -157,3 +157,13 @@ def test_snapshot_data_is_fixed(app: TicketflowApp, repo: Path) -> None:
         "250809-115814-flaky-tests.md",
     ]
     assert repo.name == "repo"
+
+
+def test_new_ticket_form_at_80x24(snap_compare: Any, app: TicketflowApp) -> None:
+    # every field and both buttons inside the screen at the smallest size we support
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before("n", *"fix-it"))
+
+
+def test_help_at_80x24(snap_compare: Any, app: TicketflowApp) -> None:
+    # the box fits the screen (its border shows) and scrolls for the rows that do not
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before("question_mark"))

@@ -1341,7 +1341,8 @@ def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: in
     Builds a clone holding generated tickets and a bare "remote" a few commits
     ahead, served by a real git daemon on 127.0.0.1 behind a slow simulated
     network, and opens the TUI on the clone. Press p to pull (watch the
-    progress, or press ESC to cancel it for real), n for a new ticket, P to push.
+    progress, or press ESC on the list, x anywhere, to cancel it for real), n
+    for a new ticket, P to push.
     """
     import importlib
     import shutil

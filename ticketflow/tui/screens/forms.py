@@ -29,8 +29,9 @@ class NewTicketRequest:
 
 DIALOG_CSS = """
 NewTicketScreen, CloseTicketScreen { align: center middle; }
-.dialog { width: 70; height: auto; padding: 1 2; border: thick $accent; background: $surface; }
-.dialog Label { margin-top: 1; }
+.dialog { width: 70; max-width: 100%; height: auto; max-height: 100%; padding: 0 2;
+          border: thick $accent; background: $surface; overflow-y: auto; }
+.dialog Label { margin-top: 0; }
 .dialog .error { color: $error; height: auto; }
 .dialog .buttons { height: auto; margin-top: 1; align-horizontal: right; }
 .dialog Button { margin-left: 1; }

@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Markdown, Static
 
@@ -35,7 +35,7 @@ KEYMAP: tuple[tuple[str, str], ...] = (
     ("r", "rescan the ticket files"),
     ("J", "jobs: pending, running, history (x cancels)"),
     ("b", "board: columns by status"),
-    ("esc", "close a dialog or the search; else cancel the running job"),
+    ("esc", "close a dialog or the search; back from a screen; on the list, cancel the job"),
     ("x", "cancel the running job (on every screen)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
@@ -55,8 +55,8 @@ def _jobs_bar(screen: Screen[None]) -> JobStatusBar:
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 76; height: auto; padding: 1 2; border: thick $accent;
-                            background: $surface; }
+    HelpScreen > VerticalScroll { width: 76; max-width: 100%; height: auto; max-height: 100%;
+                                  padding: 0 2; border: thick $accent; background: $surface; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss(None)", "Close"),
@@ -68,10 +68,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_column()
         for key, what in KEYMAP:
             table.add_row(key, what)
-        with Vertical():
-            yield Static("[b]ticketflow keys[/b]\n")
+        # scrolls (arrows, page keys) where the terminal is too short for all of it (80x24)
+        with VerticalScroll():
+            yield Static("[b]ticketflow keys[/b]  [dim]esc closes this help[/dim]\n")
             yield Static(table)
-            yield Static("\n[dim]esc closes this help[/dim]")
 
 
 class DetailScreen(Screen[None]):
