@@ -9,7 +9,8 @@ from importlib import resources
 import click
 
 from ticketflow import __version__
-from ticketflow.cli import Output, cli, command
+from ticketflow.cli.app import cli
+from ticketflow.cli.output import Output, command
 
 
 @cli.command("version")

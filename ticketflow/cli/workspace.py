@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ticketflow.cli import Output, cli, command, ticket_json, warn
+from ticketflow.cli.app import cli
+from ticketflow.cli.output import Output, command, ticket_json, warn
 from ticketflow.errors import InvalidTransitionError, NotFoundError, TicketflowError, quoted
 from ticketflow.model import Status, is_ticket_id
 from ticketflow.store import CURRENT_LINK, TicketStore
