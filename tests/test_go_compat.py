@@ -298,3 +298,11 @@ def test_log_lines_redact_secrets_and_escape_control_characters() -> None:
     assert 'files="[a b.md c.md]"' in text
     data = json.loads(SlogJSONFormatter().format(record))
     assert "s3cret" not in data["url"] and data["files"] == ["a b.md", "c.md"]
+
+
+def test_start_force_from_inside_the_worktree_keeps_it(repo: Path, run: Cli) -> None:
+    tid, worktree = started_worktree(run, repo, "inside")
+    (worktree / "marker").mkdir()  # gone if the folder were rebuilt
+    code, error = error_of(run, worktree, "start", tid, "--force")
+    assert code == 3 and error["code"] == "WORKTREE_IN_USE"
+    assert (worktree / "marker").is_dir()

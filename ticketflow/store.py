@@ -29,6 +29,7 @@ from ticketflow.config import (
 )
 from ticketflow.errors import (
     AmbiguousIdError,
+    ConflictError,
     DuplicateTicketError,
     EditConflictError,
     InvalidTransitionError,
@@ -462,7 +463,12 @@ class TicketStore:
         its branch (the init commands run again), as the Go tool does. A worktree holding
         uncommitted work is never removed (UncommittedChangesError); the branch and its
         commits are kept either way. The ticket must be in doing (checked under the lock)."""
-        from ticketflow.workspace import remove_worktree, uncommitted_changes
+        from ticketflow.workspace import (
+            find_worktree,
+            remove_worktree,
+            standing_in,
+            uncommitted_changes,
+        )
 
         with self.lock():
             ticket = self.get(ref)
@@ -473,31 +479,34 @@ class TicketStore:
                     hint=f"start it: ticketflow start {ticket.id}",
                     error_code="TICKET_NOT_STARTED",
                 )
-            repo_worktrees = self.worktree_of(ticket.id)
-            if repo_worktrees is not None:
-                dirty = uncommitted_changes(repo_worktrees)
+            worktree = find_worktree(self.root, ticket.id)
+            if worktree is not None:
+                path = worktree.path
+                dirty = [] if worktree.missing else uncommitted_changes(path)
                 if dirty:
                     raise UncommittedChangesError(
                         ticket.id,
-                        str(repo_worktrees),
+                        str(path),
                         dirty,
                         outcome="its worktree was not recreated",
-                        hint=f"commit or stash them there (cd {repo_worktrees}), then start "
-                        "--force again",
+                        hint=f"commit or stash them there (cd {path}), then start --force again",
                     )
-                remove_worktree(self.root, ticket.id)
-                log(logging.INFO, "worktree removed", ticket_id=ticket.id, path=repo_worktrees)
+                if not worktree.missing and standing_in(path, self.root):
+                    raise ConflictError(
+                        f"you are in the worktree {path}: it cannot be rebuilt from inside",
+                        hint=f"run it from the main checkout: ticketflow start {ticket.id} --force",
+                        error_code="WORKTREE_IN_USE",
+                    )
+                if worktree.locked:
+                    raise ConflictError(
+                        f"the worktree {path} is locked; it was not recreated",
+                        hint=f"unlock it first: git worktree unlock {path}",
+                        error_code="WORKTREE_LOCKED",
+                    )
+                remove_worktree(self.root, worktree)
+                log(logging.INFO, "worktree removed", ticket_id=ticket.id, path=path)
             self._set_current(ticket)
             return ticket, self._make_worktree(ticket)
-
-    def worktree_of(self, ticket_id: str) -> Path | None:
-        """Where git has the ticket's worktree (wherever it was made), or None."""
-        from ticketflow.gitrepo import open_repo
-
-        repo = open_repo(self.root)
-        if ticket_id not in repo.list_worktrees():
-            return None
-        return Path(repo.lookup_worktree(ticket_id).path)
 
     def close(self, ref: str, *, reason: str | None = None, commit: bool | None = None) -> Ticket:
         reason = (reason or "").strip() or None

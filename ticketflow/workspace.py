@@ -260,19 +260,6 @@ def uncommitted_changes(path: Path) -> list[str]:
     )
 
 
-def remove_worktree(root: Path, ticket_id: str) -> Path | None:
-    """Remove the ticket's worktree folder and git's record of it; the path removed, or
-    None when the ticket has no worktree. The caller checks ``uncommitted_changes`` first."""
-    repo = open_repo(root)
-    if ticket_id not in repo.list_worktrees():
-        return None
-    worktree = repo.lookup_worktree(ticket_id)
-    path = Path(worktree.path)
-    shutil.rmtree(path, ignore_errors=True)
-    worktree.prune(True)
-    return path
-
-
 # --- every worktree: list, clean, cleanup ------------------------------------------------
 
 
@@ -350,6 +337,15 @@ def list_worktrees(root: Path) -> list[WorktreeInfo]:
     return found + sorted(linked, key=lambda w: str(w.path))
 
 
+def find_worktree(root: Path, ticket_id: str) -> WorktreeInfo | None:
+    """The ticket's linked worktree (git's name for it, or the branch it has checked out,
+    is the ticket's id), wherever it was made; None when it has none."""
+    return next(
+        (w for w in list_worktrees(root) if not w.main and ticket_id in (w.name, w.branch)),
+        None,
+    )
+
+
 @dataclass(frozen=True)
 class Kept:
     """Something a cleanup left in place, and why (never an error: keeping is safe)."""
@@ -366,7 +362,7 @@ class Kept:
         }
 
 
-def _standing_in(path: Path, root: Path) -> bool:
+def standing_in(path: Path, root: Path) -> bool:
     """The current folder is ``path`` or inside it, or ``path`` is the checkout this run
     works on: removing it would pull the floor from under the user."""
     here = Path.cwd().resolve()
@@ -376,7 +372,7 @@ def _standing_in(path: Path, root: Path) -> bool:
 
 def _why_keep(worktree: WorktreeInfo, root: Path) -> str | None:
     """Why a worktree must not be removed, or None when removing it loses nothing."""
-    if _standing_in(worktree.path, root):
+    if standing_in(worktree.path, root):
         return "you are in it (run cleanup from the main checkout)"
     if worktree.locked:
         return f"it is locked (git worktree unlock {worktree.path})"
@@ -404,6 +400,14 @@ def _remove(root: Path, worktree: WorktreeInfo) -> str | None:
     if worktree.name is not None and worktree.name in repo.list_worktrees():
         repo.lookup_worktree(worktree.name).prune(True)
     return None
+
+
+def remove_worktree(root: Path, worktree: WorktreeInfo) -> None:
+    """Remove the worktree's folder and git's record of it (``start --force``); GitError
+    when the folder cannot be removed. The caller checks first what must be kept."""
+    why = _remove(root, worktree)
+    if why is not None:
+        raise GitError(f"the worktree {worktree.path} was kept: {why}")
 
 
 @dataclass(frozen=True)
@@ -537,7 +541,7 @@ def cleanup(
             staying.append(worktree)
             continue
         why = _why_keep(worktree, root)
-        if not worktree.missing and _standing_in(worktree.path, root):
+        if not worktree.missing and standing_in(worktree.path, root):
             # as before: the branch checked out there stays too, and is not mentioned
             kept.append(f"worktree {worktree.path}: {why}")
             return Cleanup(None, None, tuple(kept), dry_run=dry_run)

@@ -347,9 +347,10 @@ def _refuse_uncommitted(store: TicketStore, ticket_id: str, *, is_current: bool)
     """The Go tool's close check: uncommitted work in the ticket's worktree, or (for the
     current ticket without a worktree) in this checkout, stops the close. Ticket files and
     the current-ticket link are ticketflow's own business and do not count."""
-    from ticketflow.workspace import uncommitted_changes
+    from ticketflow.workspace import find_worktree, uncommitted_changes
 
-    where = store.worktree_of(ticket_id)
+    worktree = find_worktree(store.root, ticket_id)
+    where = worktree.path if worktree is not None and not worktree.missing else None
     if where is None and is_current:
         where = store.root
     if where is None:
