@@ -463,7 +463,7 @@ class TicketStore:
         its branch (the init commands run again), as the Go tool does. A worktree holding
         uncommitted work is never removed (UncommittedChangesError); the branch and its
         commits are kept either way. The ticket must be in doing (checked under the lock)."""
-        from ticketflow.workspace import (
+        from ticketflow.worktrees import (
             find_worktree,
             remove_worktree,
             standing_in,

@@ -316,10 +316,10 @@ def close_cmd(
     ticket = store.close(tid, reason=reason, commit=_commit_flag(no_commit))
     cleaned = None
     hint = ""
-    from ticketflow.workspace import has_workspace
+    from ticketflow.worktrees import has_workspace
 
     if cleanup:
-        from ticketflow.workspace import cleanup as clean_workspace
+        from ticketflow.worktrees import cleanup as clean_workspace
 
         cleaned = clean_workspace(store.root, store.config, ticket.id)
     elif has_workspace(store.root, ticket.id):
@@ -347,7 +347,7 @@ def _refuse_uncommitted(store: TicketStore, ticket_id: str, *, is_current: bool)
     """The Go tool's close check: uncommitted work in the ticket's worktree, or (for the
     current ticket without a worktree) in this checkout, stops the close. Ticket files and
     the current-ticket link are ticketflow's own business and do not count."""
-    from ticketflow.workspace import find_worktree, uncommitted_changes
+    from ticketflow.worktrees import find_worktree, uncommitted_changes
 
     worktree = find_worktree(store.root, ticket_id)
     where = worktree.path if worktree is not None and not worktree.missing else None

@@ -18,7 +18,7 @@ from ticketflow.model import Status, is_ticket_id
 from ticketflow.store import CURRENT_LINK, TicketStore
 
 if TYPE_CHECKING:
-    from ticketflow.workspace import (
+    from ticketflow.worktrees import (
         AutoCleanup,
         Cleanup,
         DeletedBranch,
@@ -151,7 +151,7 @@ def render_worktrees(worktrees: list[WorktreeInfo]) -> str:
 @command()
 def worktree_list_cmd(store: TicketStore, out: Output) -> None:
     """List every worktree of the repository: path, branch and HEAD."""
-    from ticketflow.workspace import list_worktrees
+    from ticketflow.worktrees import list_worktrees
 
     worktrees = list_worktrees(store.root)
     out.emit({"worktrees": [w.to_json() for w in worktrees]}, lambda: render_worktrees(worktrees))
@@ -193,7 +193,7 @@ def worktree_clean_cmd(store: TicketStore, out: Output, dry_run: bool) -> None:
     are in (those are listed as kept, with the reason). Branches stay. Git's
     records of worktrees whose folder is gone are pruned.
     """
-    from ticketflow.workspace import clean_worktrees
+    from ticketflow.worktrees import clean_worktrees
 
     with store.lock():
         statuses = _statuses(store)
@@ -312,7 +312,7 @@ def _auto_text(result: AutoCleanup) -> str:
 def cleanup_cmd(
     store: TicketStore, out: Output, ticket_id: str | None, force: bool, dry_run: bool
 ) -> None:
-    from ticketflow.workspace import auto_cleanup, cleanup
+    from ticketflow.worktrees import auto_cleanup, cleanup
 
     if ticket_id is None:
         with store.lock():

@@ -410,7 +410,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(CloseTicketScreen(t.id, t.status == "todo"), chosen)
 
     def _close(self, ticket_id: str, reason: str | None) -> str:
-        from ticketflow.workspace import has_workspace
+        from ticketflow.worktrees import has_workspace
 
         ticket = self.tf_app.store.close(ticket_id, reason=reason)
         if has_workspace(self.tf_app.store.root, ticket.id):
