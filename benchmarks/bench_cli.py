@@ -4,7 +4,8 @@
 
 For each size it generates a repository (benchmarks/gen_tickets.py), then times, as separate
 processes run one after another (A B C A B C ...): the interpreter doing nothing (the floor),
-``import ticketflow.cli``, and ``ticketflow list --status all --count 0 --format json``. It
+``import click`` (the floor of any click program), ``import ticketflow.cli``,
+``ticketflow --help`` and ``ticketflow list --status all --count 0 --format json``. It
 prints min/median/max wall seconds per figure and the list/floor ratio measured in the same
 run, which is what to compare across machines. The corpus of the Go team is timed too when
 ``../shared/fixtures/ticketflow-corpus`` is present.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -28,9 +30,14 @@ from gen_tickets import generate
 CORPUS = Path(__file__).resolve().parents[2] / "shared/fixtures/ticketflow-corpus"
 
 
+# what a user's machine does: compiled modules are cached in __pycache__ (a development
+# shell that sets PYTHONDONTWRITEBYTECODE would time the compiler instead)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(cmd: list[str], cwd: Path) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, env=ENV)
     return time.perf_counter() - start
 
 
@@ -46,7 +53,9 @@ def measure(root: Path, runs: int) -> dict[str, object]:
     py = sys.executable
     commands = {
         "python_floor": [py, "-c", "pass"],
+        "import_click": [py, "-c", "import click"],
         "import_cli": [py, "-c", "import ticketflow.cli"],
+        "help": [py, "-m", "ticketflow", "--help"],
         "list_all_json": [py, "-m", "ticketflow", "list", "-s", "all", "-c", "0", "-o", "json"],
     }
     for cmd in commands.values():  # warm-up: page cache, .pyc files

@@ -101,7 +101,7 @@ print(json.dumps(out))
 LIST_SCRIPT = r"""
 import sys
 from ticketflow import cli
-from ticketflow.cli import dumps_json, ticket_json
+from ticketflow.cli.output import dumps_json, ticket_json
 from ticketflow.index import TicketIndex, View
 
 

@@ -621,7 +621,8 @@ def test_fast_json_list_equals_the_plain_rendering(
     corpus_repo: Path, run: Cli, args: list[str], pretty: bool
 ) -> None:
     """The index's cached per-ticket JSON gives exactly what rendering every ticket gives."""
-    from ticketflow.cli import dumps_json, filter_tickets, summarize, ticket_json
+    from ticketflow.cli.listing import filter_tickets, summarize
+    from ticketflow.cli.output import dumps_json, ticket_json
     from ticketflow.store import TicketStore
 
     if not pretty:

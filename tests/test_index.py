@@ -21,7 +21,8 @@ import pytest
 from conftest import CORPUS, DATA, git
 
 from ticketflow.cancel import CancelToken
-from ticketflow.cli import dumps_json, summarize, ticket_json
+from ticketflow.cli.listing import summarize
+from ticketflow.cli.output import dumps_json, ticket_json
 from ticketflow.errors import CancelledError, MalformedTicketError
 from ticketflow.fastparse import parse_fast, parse_ticket_fast
 from ticketflow.fileformat import parse_ticket, render_ticket

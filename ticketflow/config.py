@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ticketflow.errors import ConfigError, NotARepoError, quoted
+from ticketflow.errors import ConfigError, NotARepoError, TicketflowError, quoted
 
 CONFIG_NAME = ".ticketflow.yaml"
 
@@ -203,8 +201,6 @@ def parse_config(data: Any, path: Path) -> Config:
 
 
 def load_config(path: Path) -> Config:
-    from ticketflow.fileformat import load_yaml
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -215,14 +211,74 @@ def load_config(path: Path) -> Config:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(_config_data(text, path), path)
+
+
+CACHE_NAME = "config.json"
+"""The parsed ``.ticketflow.yaml``, kept in ``<git dir>/ticketflow/`` beside the index.
+
+Why: importing PyYAML costs about 15 ms, an eighth of a whole ``list``; the file rarely
+changes. The cache holds the file's exact text and is used only when the text read now is
+the same (and by the same ticketflow); anything else (no cache, a corrupt one, a value JSON
+cannot hold exactly, such as a date) parses the file again."""
+
+
+def _cache_key() -> str:
+    import sys
+
+    from ticketflow import __version__
+
+    return f"1|{__version__}|{sys.version.split()[0]}"
+
+
+def _config_data(text: str, path: Path) -> Any:
+    cache = git_dir(path.parent) / "ticketflow" / CACHE_NAME
+    key = _cache_key()
     try:
-        data = load_yaml(text)
+        cached = json.loads(cache.read_bytes())
+    except (OSError, ValueError):
+        cached = None
+    if isinstance(cached, dict) and cached.get("key") == key and cached.get("text") == text:
+        return cached.get("data")
+    data = _parse_yaml(text, path)
+    _keep(cache, {"key": key, "text": text, "data": data})
+    return data
+
+
+def _keep(cache: Path, entry: dict[str, Any]) -> None:
+    """Write the cache when JSON holds the data exactly; a repository we may not write to
+    (a read-only checkout) just parses every time."""
+    try:
+        encoded = json.dumps(entry, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):  # a date, a non-string key...: parsed each time
+        return
+    if json.loads(encoded) != entry:  # e.g. integer keys that JSON turns into strings
+        return
+    from ticketflow.fsutil import atomic_write
+
+    try:
+        cache.parent.mkdir(exist_ok=True)  # not parents: never make a .git where there is none
+        atomic_write(cache, encoded.encode("utf-8"))
+    except (OSError, TicketflowError) as exc:
+        import logging
+
+        from ticketflow.logs import log
+
+        log(logging.DEBUG, "config cache not written", path=str(cache), error=str(exc))
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    import yaml
+
+    from ticketflow.fileformat import load_yaml
+
+    try:
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or exc
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    return parse_config(data, path)
 
 
 def find_git_root(start: Path) -> Path | None:

@@ -7,50 +7,15 @@ documented in docs/commands.md. Only the bare ``ticketflow`` (the TUI) imports t
 
 The package: ``output`` (JSON encoding, text, the ``command`` decorator: what tests and
 benchmarks import), ``app`` (the ``cli`` group), and the commands by concern: ``tickets``,
-``listing``, ``sync``, ``background``, ``demo``, ``admin``, ``workspace``. Importing the
-package registers every command on ``cli``.
+``listing``, ``sync``, ``background``, ``demo``, ``admin``, ``workspace``, each imported
+only when one of its commands runs (``app.COMMANDS``).
 """
 
 from __future__ import annotations
 
-# importing the command modules registers their commands on ``cli``
-from ticketflow.cli import admin, background, demo, listing, sync, tickets, workspace
 from ticketflow.cli.app import cli
-from ticketflow.cli.listing import filter_tickets, summarize
-from ticketflow.cli.output import (
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
-    FORMAT_ENV,
-    Output,
-    _open_store,
-    command,
-    dumps_json,
-    ticket_json,
-    warn,
-)
 
-__all__ = [
-    "EXIT_INTERRUPTED",
-    "EXIT_TERMINATED",
-    "FORMAT_ENV",
-    "Output",
-    "_open_store",
-    "admin",
-    "background",
-    "cli",
-    "command",
-    "demo",
-    "dumps_json",
-    "filter_tickets",
-    "listing",
-    "main",
-    "summarize",
-    "sync",
-    "ticket_json",
-    "tickets",
-    "warn",
-    "workspace",
-]
+__all__ = ["cli", "main"]
 
 
 def main() -> None:

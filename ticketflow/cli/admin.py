@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import click
 
 from ticketflow import __version__
@@ -55,5 +53,7 @@ def help_cmd(ctx: click.Context, names: tuple[str, ...]) -> None:
 def workflow_cmd() -> None:
     """Print the workflow guide: the everyday loop from a new ticket to a merged branch
     (Markdown; for people, and for AI agents working in the repository)."""
+    from importlib import resources
+
     text = resources.files("ticketflow").joinpath("resources/workflow.md").read_text("utf-8")
     click.echo(text, nl=False)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ticketflow.cli.app import cli
 from ticketflow.cli.output import Output, command
 from ticketflow.cli.sync import run_jobs
-from ticketflow.store import TicketStore
+
+if TYPE_CHECKING:
+    from ticketflow.store import TicketStore
 
 
 @cli.command("scan")

@@ -10,7 +10,6 @@ import click
 from ticketflow.cli.app import cli
 from ticketflow.cli.output import Output, command
 from ticketflow.errors import UsageError
-from ticketflow.store import TicketStore
 
 
 @cli.command("demo")
@@ -94,6 +93,8 @@ def demo_cmd(out: Output, tickets: int, where: Path | None, keep: bool, rate: in
         # there well before a person can press p
         with ThreadPoolExecutor(1, thread_name_prefix="demo-remote") as pool:
             ahead = pool.submit(move_remote_ahead, box)
+            from ticketflow.store import TicketStore
+
             run_tui(TicketStore.open(box.workspace))
             ahead.result()
     finally:

@@ -4,6 +4,7 @@ show."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,7 +20,9 @@ from ticketflow.cli.output import (
     warn,
 )
 from ticketflow.model import Status, Ticket
-from ticketflow.store import LoadResult, TicketStore
+
+if TYPE_CHECKING:
+    from ticketflow.store import LoadResult, TicketStore
 
 STATUS_FILTERS = ("todo", "doing", "done", "all", "active")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import re
 import sys
@@ -13,16 +12,21 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from json.encoder import encode_basestring as _encode_str  # the C string encoder
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ticketflow import logs
 from ticketflow.config import CONFIG_NAME
 from ticketflow.errors import TicketflowError
 from ticketflow.model import Status, Ticket, format_time
-from ticketflow.store import TicketStore
 from ticketflow.textsafe import one_line, visible
+
+if TYPE_CHECKING:
+    from ticketflow.store import TicketStore
+
+# What a command needs is imported when it runs, not here: ``ticketflow --help`` imports
+# every command module, and the store, PyYAML, the index and logging are most of a start-up
+# (see docs/benchmarks.md).
 
 FORMAT_ENV = "TICKETFLOW_OUTPUT_FORMAT"
 EXIT_INTERRUPTED = 130
@@ -157,6 +161,8 @@ def _requested_format(fmt: str | None) -> str | None:
 
 
 def _open_store() -> TicketStore:
+    from ticketflow.store import TicketStore
+
     return TicketStore.open()
 
 
@@ -205,6 +211,10 @@ def command(needs_store: bool = True) -> Callable[[F], F]:
             name = click.get_current_context().command_path.partition(" ")[2]
             started = time.monotonic()
             handler = None
+            import logging
+
+            from ticketflow import logs
+
             try:
                 handler = logs.configure(log_level, log_format, log_output)
                 logs.log(logging.DEBUG, "command started", command=name)

@@ -15,11 +15,11 @@ from ticketflow.errors import (
     CancelledError,
     TicketflowError,
 )
-from ticketflow.store import TicketStore
 from ticketflow.textsafe import one_line
 
 if TYPE_CHECKING:
     from ticketflow.jobs import JobId, JobQueue
+    from ticketflow.store import TicketStore
 from ticketflow.cli.app import cli
 from ticketflow.cli.output import EXIT_INTERRUPTED, EXIT_TERMINATED, F, Output, command
 

@@ -29,10 +29,10 @@ from ticketflow.errors import (
 from ticketflow.fsutil import atomic_write
 from ticketflow.model import Status, Ticket
 from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, open_folder
-from ticketflow.store import TicketStore
 from ticketflow.textsafe import visible
 
 if TYPE_CHECKING:
+    from ticketflow.store import TicketStore
     from ticketflow.workspace import Workspace
 from ticketflow.cli.app import cli
 from ticketflow.cli.listing import load_tickets, summarize

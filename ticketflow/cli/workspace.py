@@ -15,9 +15,9 @@ from ticketflow.cli.app import cli
 from ticketflow.cli.output import Output, command, ticket_json, warn
 from ticketflow.errors import InvalidTransitionError, NotFoundError, TicketflowError, quoted
 from ticketflow.model import Status, is_ticket_id
-from ticketflow.store import CURRENT_LINK, TicketStore
 
 if TYPE_CHECKING:
+    from ticketflow.store import TicketStore
     from ticketflow.worktrees import (
         AutoCleanup,
         Cleanup,
@@ -65,6 +65,7 @@ def restore_cmd(store: TicketStore, out: Output) -> None:
     replaced.
     """
     from ticketflow.gitrepo import current_branch
+    from ticketflow.store import CURRENT_LINK
     from ticketflow.workspace import restore_link
 
     with store.lock():
