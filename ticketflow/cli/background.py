@@ -9,7 +9,7 @@ import click
 
 from ticketflow.cli.app import cli
 from ticketflow.cli.output import Output, command
-from ticketflow.cli.sync import run_jobs
+from ticketflow.cli.progress import run_jobs
 
 if TYPE_CHECKING:
     from ticketflow.store import TicketStore
