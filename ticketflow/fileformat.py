@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from ticketflow.errors import MalformedTicketError, quoted
-from ticketflow.model import MISSING_PRIORITY, RawHeader, Ticket, format_time
+from ticketflow.model import HEADER_FIELDS, MISSING_PRIORITY, RawHeader, Ticket, format_time
 
 _SafeLoader: Any
 _SafeDumper: Any
@@ -29,15 +29,6 @@ except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _SafeLoader = yaml.SafeLoader
     _SafeDumper = yaml.SafeDumper
 
-KNOWN_KEYS = (
-    "priority",
-    "description",
-    "created_at",
-    "started_at",
-    "closed_at",
-    "closure_reason",
-    "related",
-)
 FENCE = "---"
 MAX_FRONTMATTER_CHARS = 256 * 1024
 """A header larger than this is refused before YAML sees it (bounds memory on hostile input)."""
@@ -220,7 +211,7 @@ class _Fields:
         """Unknown keys, built as plain Python values (safe constructor only)."""
         out: list[tuple[str, Any]] = []
         for key, (node, line) in self.nodes.items():
-            if key in KNOWN_KEYS:
+            if key in HEADER_FIELDS:
                 continue
             nodes, unknown_tag = _walk_nodes(node, MAX_EXTRA_NODES)
             if nodes > MAX_EXTRA_NODES:

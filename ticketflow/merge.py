@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ticketflow.model import Ticket
+from ticketflow.model import HEADER_FIELDS, Ticket
 
 Strategy = Literal["ours", "theirs"]
 TextMerge = Callable[[str, str, str], "tuple[str, bool]"]
@@ -26,14 +26,8 @@ _NO_BASE = object()
 _ABSENT = object()
 """An unknown key that one version does not have (added or removed there)."""
 
-SCALAR_FIELDS = (
-    "priority",
-    "description",
-    "created_at",
-    "started_at",
-    "closed_at",
-    "closure_reason",
-)
+SCALAR_FIELDS = HEADER_FIELDS[:-1]
+"""Every header field but ``related``, which merges as a set."""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,18 @@ class Status(enum.Enum):
         return self.value
 
 
+HEADER_FIELDS = (
+    "priority",
+    "description",
+    "created_at",
+    "started_at",
+    "closed_at",
+    "closure_reason",
+    "related",
+)
+"""The header keys the Go tool knows, in the order it writes them; ``Ticket`` has a field of
+each name. The last, ``related``, is the only list."""
+
 MISSING_PRIORITY = 0
 """The priority of a header without one (or ``priority: null``): Go's zero value, which is
 what the Go tool reads and shows, so both tools list the file alike. ``scan`` warns about
