@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import pygit2
@@ -24,7 +25,9 @@ from ticketflow.errors import (
     ConflictError,
     GitError,
     MalformedTicketError,
+    MergeConflictError,
     NetworkError,
+    PushRejectedError,
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
 from ticketflow.fsutil import locked
@@ -153,27 +156,55 @@ _TRANSIENT = (
     "ssl_read",
     "ssl_write",
 )
+_AUTH = ("auth", "credential", "401", "403")
+_MISSING = ("not found", "does not appear", "404")
+_NON_FAST_FORWARD = ("non-fast-forward", "non-fastforward", "fetch first", "not present locally")
+
+_Said = Literal["non_fast_forward", "transient", "auth", "missing", "other"]
+
+
+def libgit2_says(text: str) -> _Said:
+    """What libgit2's words (or a server's, relayed by libgit2) mean, where nothing else
+    tells: **the one place in ticketflow that reads an error's message**.
+
+    pygit2 gives a class for what libgit2 gives a code (``AuthError``, ``CertificateError``:
+    ``classify_error`` uses those), and a push's rejection is decided from the refs
+    (``_Callbacks.push_negotiation``). But libgit2 reports a refused connection, a timeout,
+    a reset, a 404 and a 401 over HTTP all as one ``GIT_ERROR`` whose ``error_class``
+    (``OS``, ``NET``, ``HTTP``, ``SSL``) does not tell a blip from a wrong URL, and a server
+    says why it refused a ref only as text (``push_update_reference``'s status)."""
+    lowered = text.lower()
+    if any(marker in lowered for marker in _NON_FAST_FORWARD):
+        return "non_fast_forward"
+    if any(pattern in lowered for pattern in _TRANSIENT):
+        return "transient"
+    if any(marker in lowered for marker in _AUTH):
+        return "auth"
+    if any(marker in lowered for marker in _MISSING):
+        return "missing"
+    return "other"
+
+
+_HINTS: dict[_Said, str] = {
+    "auth": "check your ssh key/agent, or set TICKETFLOW_GIT_USERNAME and TICKETFLOW_GIT_TOKEN",
+    "missing": "check the remote's URL: git remote -v",
+    "other": "run the same operation with git to see more",
+}
 
 
 def classify_error(exc: Exception, action: str) -> GitError:
     """A transient ``NetworkError`` (worth retrying) or a permanent ``GitError``.
 
-    libgit2 reports both kinds as ``GitError``; the message is all there is to go on.
-    """
+    pygit2's ``AuthError`` is an authentication failure whatever its words; every other
+    failure of a transfer is a plain ``GitError`` to pygit2, read by ``libgit2_says``."""
     message = redact_text(str(exc)).strip() or type(exc).__name__
-    lowered = message.lower()
-    if any(pattern in lowered for pattern in _TRANSIENT):
+    said: _Said = "auth" if isinstance(exc, pygit2.AuthError) else libgit2_says(message)
+    if said == "transient":
         return NetworkError(
             f"{action} failed: {message}",
             hint="the remote did not answer; check the network or try again later",
         )
-    if "auth" in lowered or "credential" in lowered or "401" in lowered or "403" in lowered:
-        hint = "check your ssh key/agent, or set TICKETFLOW_GIT_USERNAME and TICKETFLOW_GIT_TOKEN"
-    elif "not found" in lowered or "does not appear" in lowered or "404" in lowered:
-        hint = "check the remote's URL: git remote -v"
-    else:
-        hint = "run the same operation with git to see more"
-    return GitError(f"{action} failed: {message}", hint=hint)
+    return GitError(f"{action} failed: {message}", hint=_HINTS.get(said, _HINTS["other"]))
 
 
 def apply_timeouts(seconds: int) -> None:
@@ -207,6 +238,9 @@ class _Callbacks(pygit2.RemoteCallbacks):
         self.total: int | None = None
         self.received_bytes = 0
         self.rejected: list[tuple[str, str]] = []
+        self.fast_forward_in: pygit2.Repository | None = None
+        """Set for a push: the repository whose objects say whether each ref update is a
+        fast-forward (``push_negotiation``)."""
         self.updated: list[str] = []
         self._credential_attempts = 0
 
@@ -278,6 +312,21 @@ class _Callbacks(pygit2.RemoteCallbacks):
             total_objects or None,
             f"writing objects {objects_pushed}/{total_objects} ({_human_bytes(bytes_pushed)})",
         )
+
+    def push_negotiation(self, updates: list[pygit2.remotes.PushUpdate]) -> None:
+        """Refuse, before anything is sent, an update of a remote ref that is not a
+        fast-forward: the remote's commit (``src``, libgit2's name for the ref's current
+        target) is one we do not have, or one that ours (``dst``) does not descend from.
+        Raising here aborts the push (GIT_EUSER) with this error."""
+        repo = self.fast_forward_in
+        if repo is None:
+            return
+        for update in updates:
+            theirs, ours = update.src, update.dst
+            if theirs.raw == bytes(len(theirs.raw)) or theirs == ours:
+                continue  # a new ref on the remote, or no change
+            if theirs not in repo or not repo.descendant_of(ours, theirs):
+                raise PushRejectedError(NOT_FAST_FORWARD, hint=REJECTED_HINT)
 
     def push_update_reference(self, refname: str, message: str | None) -> None:
         if message:
@@ -477,43 +526,6 @@ def _upstream(repo: pygit2.Repository, default_branch: str = "main") -> tuple[st
     if remote_key in config and merge_key in config:
         return str(config[remote_key]), str(config[merge_key]).removeprefix("refs/heads/")
     return "origin", branch
-
-
-class MergeConflictError(ConflictError):
-    """A pull that cannot merge on its own; nothing in the repository was changed."""
-
-    kind = "merge_conflict"
-    error_code = "GIT_MERGE_FAILED"
-
-    def __init__(
-        self,
-        conflicts: tuple[FieldConflict, ...] = (),
-        files: tuple[str, ...] = (),
-        tickets_dir: str = "tickets",
-    ) -> None:
-        lines = [f"  {c.ticket_id}: {c.field}" for c in conflicts]
-        lines += [f"  {path}" for path in files]
-        what = "tickets changed on both sides" if conflicts else f"files outside {tickets_dir}/"
-        super().__init__(
-            f"pull stopped: conflicting changes in {what}; nothing was changed:\n"
-            + "\n".join(lines),
-            hint="choose a side for ticket fields: ticketflow pull --strategy ours|theirs"
-            if conflicts and not files
-            else "merge with git (git pull), then run ticketflow again",
-        )
-        self.conflicts = conflicts
-        self.files = files
-
-    def details(self) -> dict[str, object]:
-        return {
-            "conflicts": [c.to_json() for c in self.conflicts],
-            "files": list(self.files),
-        }
-
-
-class PushRejectedError(ConflictError):
-    kind = "push_rejected"
-    error_code = "GIT_PUSH_FAILED"
 
 
 _TicketEntry = tuple[str, pygit2.Oid]
@@ -888,7 +900,8 @@ def _walk(tree: pygit2.Tree, prefix: str = "") -> Iterator[pygit2.IndexEntry]:
             yield pygit2.IndexEntry(path, entry.id, FileMode.BLOB)
 
 
-_NON_FAST_FORWARD = ("non-fast-forward", "non-fastforward", "fetch first", "not present locally")
+NOT_FAST_FORWARD = "the remote has commits you don't have: run ticketflow pull"
+REJECTED_HINT = "run ticketflow pull, then push again"
 
 
 def push(
@@ -919,8 +932,8 @@ def push(
     callbacks = _Callbacks(url, progress, cancel, watch)
     local = repo.references[f"refs/heads/{branch}"].target
     progress(0, None, f"pushing {branch} to {remote}/{dest}")
-    rejected_hint = "run ticketflow pull, then push again"
     with quarantined(repo) as scratch:
+        callbacks.fast_forward_in = scratch.scratch
         try:
             with watch.network(
                 "push", f"push to {url}", config.git_low_speed_bytes, config.git_timeout
@@ -933,20 +946,13 @@ def push(
         except GitError:
             raise
         except (pygit2.GitError, OSError) as exc:
-            text = str(exc).lower()
-            if any(marker in text for marker in _NON_FAST_FORWARD):
-                raise PushRejectedError(
-                    "the remote has commits you don't have: run ticketflow pull",
-                    hint=rejected_hint,
-                ) from None
+            if libgit2_says(str(exc)) == "non_fast_forward":  # libgit2's own check
+                raise PushRejectedError(NOT_FAST_FORWARD, hint=REJECTED_HINT) from None
             raise classify_error(exc, f"push to {url}") from None
-        if callbacks.rejected:
+        if callbacks.rejected:  # the server said no to a ref, in its words
             reason = "; ".join(f"{ref}: {msg}" for ref, msg in callbacks.rejected)
-            if any(m in reason.lower() for m in _NON_FAST_FORWARD):
-                raise PushRejectedError(
-                    "the remote has commits you don't have: run ticketflow pull",
-                    hint=rejected_hint,
-                )
+            if libgit2_says(reason) == "non_fast_forward":
+                raise PushRejectedError(NOT_FAST_FORWARD, hint=REJECTED_HINT)
             raise PushRejectedError(f"the remote rejected the push: {redact_text(reason)}")
         scratch.publish(f"ticketflow: push to {remote}")
     progress(1, 1, f"pushed {branch} to {remote}/{dest}")

@@ -41,29 +41,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ticketflow.config import git_dir
-from ticketflow.errors import NetworkError
+from ticketflow.errors import TransferStalledError
 
 TRANSFER_DIR = Path("ticketflow") / "transfer"
 """Where the scratch repositories live, under the repository's common git dir."""
-
-
-class TransferStalledError(NetworkError):
-    """The remote moved fewer bytes than the floor in a whole window: a stalled or trickling
-    server, or a dead link. Transient, like any network error: the queue retries it."""
-
-    def __init__(self, action: str, moved: int, floor: int, window: float) -> None:
-        super().__init__(
-            f"{action} failed: stalled: {moved} bytes in {window:g} s, fewer than "
-            f"timeouts.git_low_speed_bytes ({floor})",
-            hint="the remote stopped sending; check the network or try again later "
-            "(timeouts.git_low_speed_bytes: 0 turns this rule off)",
-        )
-        self.moved = moved
-        self.floor = floor
-        self.window = window
-
-    def details(self) -> dict[str, object]:
-        return {"stalled": {"bytes": self.moved, "seconds": self.window, "floor": self.floor}}
 
 
 class LowSpeedRule:
