@@ -16,7 +16,7 @@ import ticketflow.jobs.errors as job_errors
 from ticketflow import errors
 from ticketflow.cancel import CancelToken
 from ticketflow.errors import TicketflowError
-from ticketflow.gitrepo import push
+from ticketflow.git.transport import push
 from ticketflow.isolated import run_isolated
 from ticketflow.jobs import JobQueue
 from ticketflow.jobs.git import pull_job, push_job

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import Cli, Team, edit_ticket, git, snapshot
 
-from ticketflow.errors import CancelledError, ConflictError
-from ticketflow.gitrepo import MergeConflictError, PullResult, PushResult, push
+from ticketflow.errors import CancelledError, ConflictError, MergeConflictError
+from ticketflow.git.results import PullResult, PushResult
+from ticketflow.git.transport import push
 from ticketflow.jobs import JobProgress, JobQueue, JobStatus, load_history
 from ticketflow.jobs.git import pull_job, push_job, submit_sync
 from ticketflow.store import TicketStore

@@ -24,7 +24,7 @@ turns the last line back into a result or the same error (``TicketflowError.from
 an instance of the very class).
 
 **A pull or push is abandoned at once while it is in its network phase** (see
-``ticketflow.transfer``): the transfer runs against a scratch repository, so the child
+``ticketflow.git.transfer``): the transfer runs against a scratch repository, so the child
 writes its last line (``cancelled``), removes its scratch folder and ends itself
 (``os._exit``) without waiting for libgit2, which may sit in a blocking read until
 ``timeouts.git``. In the local phase (publishing the fetched refs, the merge, the checkout)
@@ -57,8 +57,8 @@ from typing import IO, Any
 
 from ticketflow.cancel import CancelToken, ProgressCallback
 from ticketflow.errors import CancelledError, TicketflowError, UsageError
+from ticketflow.git.transfer import SocketCounter, TransferWatch, remove_scratch
 from ticketflow.redact import redact_text
-from ticketflow.transfer import SocketCounter, TransferWatch, remove_scratch
 
 NICENESS = 5
 """How much lower the child's scheduling priority is than the interface's."""
@@ -88,11 +88,11 @@ def _work(
         from ticketflow.index import TicketIndex
 
         return TicketIndex.open(store).scan
-    from ticketflow import gitrepo
-
     if kind == "pull":
+        from ticketflow.git.pull import pull
+
         return partial(
-            gitrepo.pull,
+            pull,
             store.root,
             store.config,
             remote_name=options.get("remote"),
@@ -100,8 +100,10 @@ def _work(
             watch=watch,
         )
     if kind == "push":
+        from ticketflow.git.transport import push
+
         return partial(
-            gitrepo.push, store.root, store.config, remote_name=options.get("remote"), watch=watch
+            push, store.root, store.config, remote_name=options.get("remote"), watch=watch
         )
     raise UsageError(f"unknown isolated job kind: {kind}")
 

@@ -61,7 +61,7 @@ def restore_cmd(store: TicketStore, out: Output) -> None:
     file, as start does. A regular file named current-ticket.md is never
     replaced.
     """
-    from ticketflow.gitrepo import current_branch
+    from ticketflow.git.local import current_branch
     from ticketflow.workspace import restore_link
 
     with store.lock():

@@ -14,7 +14,7 @@ would otherwise look silent. Local work inside the transfer that libgit2 reports
 deltas once every object is in) restarts the window: it is not the network stalling.
 
 **Phases.** ``network()`` brackets the libgit2 call. Every transfer runs against a scratch
-repository (``ticketflow.quarantine``): nothing it writes touches the real repository until
+repository (``ticketflow.git.quarantine``): nothing it writes touches the real repository until
 ``publish``, which runs after the network phase. So inside the network phase the process may
 be ended at any moment with the repository unchanged; after it, never. ``abandon`` runs its
 ``end`` (which ends the process) only while the phase is network, holding the phase: the

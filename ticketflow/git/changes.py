@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pygit2
 
 from ticketflow.errors import MalformedTicketError
-from ticketflow.gitresults import TicketChange
+from ticketflow.git.results import TicketChange
 from ticketflow.model import Status, Ticket, format_time
 
 Entry = tuple[str, pygit2.Oid]
