@@ -59,8 +59,12 @@ def commit_paths(root: Path, changes: Iterable[PathChange], message: str) -> str
     """Commit exactly ``changes`` on top of HEAD; return the new commit id, or None if the
     tree did not change. Works on an unborn branch (the first commit of a new repository).
     """
+    return commit_in(open_repo(root), changes, message)
+
+
+def commit_in(repo: pygit2.Repository, changes: Iterable[PathChange], message: str) -> str | None:
+    """``commit_paths`` in a repository already open (a pull's, which goes on using it)."""
     changes = list(changes)
-    repo = open_repo(root)
     try:
         index = repo.index
         index.read()
@@ -114,7 +118,7 @@ def current_branch(root: Path) -> str | None:
         return str(target).removeprefix("refs/heads/") if isinstance(target, str) else None
 
 
-def _branch_name(repo: pygit2.Repository) -> str | None:
+def branch_name(repo: pygit2.Repository) -> str | None:
     if repo.head_is_detached:
         return None
     ref = repo.references.get("HEAD")
@@ -124,11 +128,11 @@ def _branch_name(repo: pygit2.Repository) -> str | None:
     return None
 
 
-def _upstream(repo: pygit2.Repository, default_branch: str = "main") -> tuple[str, str]:
+def upstream(repo: pygit2.Repository, default_branch: str = "main") -> tuple[str, str]:
     """(remote name, remote branch) for the current branch: its configured upstream, else
     the branch of the same name on ``origin`` (so the default branch maps to
     ``origin/<git.default_branch>`` and a ticket branch never lands on main)."""
-    branch = _branch_name(repo)
+    branch = branch_name(repo)
     if branch is None:
         return "origin", default_branch
     config = repo.config

@@ -20,10 +20,10 @@ from ticketflow.git.local import open_repo
 from ticketflow.merge import TextMerge
 from ticketflow.model import Ticket, is_ticket_id
 
-_TicketEntry = tuple[str, pygit2.Oid]
+TicketEntry = tuple[str, pygit2.Oid]
 
 
-class _TicketPaths:
+class TicketPaths:
     """Which repository paths are ticket files, by the configuration's folders."""
 
     def __init__(self, config: Config) -> None:
@@ -39,8 +39,8 @@ class _TicketPaths:
             return name[:-3]
         return None
 
-    def entries(self, repo: pygit2.Repository, tree: pygit2.Tree | None) -> dict[str, _TicketEntry]:
-        out: dict[str, _TicketEntry] = {}
+    def entries(self, repo: pygit2.Repository, tree: pygit2.Tree | None) -> dict[str, TicketEntry]:
+        out: dict[str, TicketEntry] = {}
         if tree is None:
             return out
         for folder in self.dirs:
@@ -60,10 +60,10 @@ class _TicketPaths:
 
 def text_merge_for(root: Path) -> TextMerge:
     """libgit2's three-way text merge (what ``git merge-file`` does), for ticket bodies."""
-    return _text_merge(open_repo(root))
+    return text_merge(open_repo(root))
 
 
-def _text_merge(repo: pygit2.Repository) -> TextMerge:
+def text_merge(repo: pygit2.Repository) -> TextMerge:
     def merge(base: str, ours: str, theirs: str) -> tuple[str, bool]:
         entries = [
             pygit2.IndexEntry("body.md", repo.create_blob(text.encode("utf-8")), FileMode.BLOB)
@@ -76,7 +76,7 @@ def _text_merge(repo: pygit2.Repository) -> TextMerge:
     return merge
 
 
-def _read_ticket(repo: pygit2.Repository, entry: _TicketEntry, tid: str) -> Ticket:
+def read_ticket(repo: pygit2.Repository, entry: TicketEntry, tid: str) -> Ticket:
     blob = repo[entry[1]]
     assert isinstance(blob, pygit2.Blob)
     try:

@@ -22,7 +22,7 @@ from ticketflow.errors import (
     PushRejectedError,
 )
 from ticketflow.git.credentials import credentials_for
-from ticketflow.git.local import _branch_name, _upstream, open_repo
+from ticketflow.git.local import branch_name, open_repo, upstream
 from ticketflow.git.quarantine import quarantined
 from ticketflow.git.results import FetchResult, PushResult
 from ticketflow.git.transfer import TransferWatch
@@ -256,7 +256,7 @@ def _human_bytes(count: int) -> str:
 
 def _remote(repo: pygit2.Repository, name: str | None) -> pygit2.Remote:
     if name is None:
-        name = _upstream(repo)[0] if _branch_name(repo) else "origin"
+        name = upstream(repo)[0] if branch_name(repo) else "origin"
     try:
         return repo.remotes[name]
     except (KeyError, ValueError):
@@ -283,7 +283,28 @@ def fetch(
     ``watch``'s network phase; only then are its objects and refs published here. Fewer
     than ``low_speed_bytes`` bytes in ``timeout`` seconds fail it as ``TransferStalledError``.
     """
-    repo = open_repo(root)
+    return fetch_into(
+        open_repo(root),
+        remote_name=remote_name,
+        progress=progress,
+        cancel=cancel,
+        timeout=timeout,
+        low_speed_bytes=low_speed_bytes,
+        watch=watch,
+    )
+
+
+def fetch_into(
+    repo: pygit2.Repository,
+    *,
+    remote_name: str | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    timeout: int = 30,
+    low_speed_bytes: int = 1000,
+    watch: TransferWatch | None = None,
+) -> FetchResult:
+    """``fetch`` into a repository already open (a pull's, which goes on using it)."""
     remote = _remote(repo, remote_name)
     name = remote.name or ""
     url = redact_url(remote.url or "")
@@ -336,10 +357,10 @@ def push(
     Like a fetch, the push runs from a scratch repository, so the only local change, the
     remote-tracking ref, is published after the network phase."""
     repo = open_repo(root)
-    branch = _branch_name(repo)
+    branch = branch_name(repo)
     if branch is None or repo.head_is_unborn:
         raise GitError("nothing to push: no commit on a branch", hint="commit something first")
-    remote, dest = _upstream(repo, config.default_branch)
+    remote, dest = upstream(repo, config.default_branch)
     if remote_name is not None:
         remote = remote_name
     target = _remote(repo, remote)
