@@ -40,7 +40,7 @@ from ticketflow.git.local import (
 from ticketflow.git.results import FetchResult, PullResult, TicketChange
 from ticketflow.git.tickets import TicketEntry, TicketPaths, read_ticket, text_merge
 from ticketflow.git.transfer import TransferWatch
-from ticketflow.git.transport import fetch_into
+from ticketflow.git.transport import fetch
 from ticketflow.merge import FieldConflict, Strategy, merge_tickets
 from ticketflow.safepaths import read_no_link
 
@@ -426,8 +426,9 @@ def pull(
     remote, remote_branch = upstream(repo, config.default_branch)
     if remote_name is not None:
         remote = remote_name
-    fetched = fetch_into(
-        repo,
+    fetched = fetch(
+        root,
+        repo=repo,
         remote_name=remote,
         progress=progress,
         cancel=cancel,

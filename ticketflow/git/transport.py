@@ -276,35 +276,16 @@ def fetch(
     timeout: int = 30,
     low_speed_bytes: int = 1000,
     watch: TransferWatch | None = None,
+    repo: pygit2.Repository | None = None,
 ) -> FetchResult:
     """Fetch from the remote, reporting progress; a cancel aborts the transfer for real.
 
     The transfer runs against a scratch repository (``ticketflow.git.quarantine``) inside
     ``watch``'s network phase; only then are its objects and refs published here. Fewer
     than ``low_speed_bytes`` bytes in ``timeout`` seconds fail it as ``TransferStalledError``.
+    ``repo``: ``root``'s repository, already open (a pull's, which goes on using it).
     """
-    return fetch_into(
-        open_repo(root),
-        remote_name=remote_name,
-        progress=progress,
-        cancel=cancel,
-        timeout=timeout,
-        low_speed_bytes=low_speed_bytes,
-        watch=watch,
-    )
-
-
-def fetch_into(
-    repo: pygit2.Repository,
-    *,
-    remote_name: str | None = None,
-    progress: ProgressCallback = no_progress,
-    cancel: CancelToken = NEVER_CANCELLED,
-    timeout: int = 30,
-    low_speed_bytes: int = 1000,
-    watch: TransferWatch | None = None,
-) -> FetchResult:
-    """``fetch`` into a repository already open (a pull's, which goes on using it)."""
+    repo = open_repo(root) if repo is None else repo
     remote = _remote(repo, remote_name)
     name = remote.name or ""
     url = redact_url(remote.url or "")
