@@ -133,3 +133,19 @@ async def test_a_conflict_and_a_rejection_in_the_child_are_their_classes(team: T
     assert type(conflict.value) is errors.MergeConflictError
     assert conflict.value.conflicts == (FieldConflict(team.ticket.id, "priority", 3, 1),)
     assert type(rejected.value) is errors.PushRejectedError
+
+
+def test_a_rebuilt_error_round_trips_again_when_its_reader_knew_less() -> None:
+    """An error rebuilt as an ancestor keeps the kind, codes and attributes it was sent
+    with and sends them on; its details are the ancestor's (here: none)."""
+    wire = errors.TransferStalledError("fetch from x", 1, 10, 30).to_dict(transport=True)
+    wire["class"] = "NotHere"
+    wire["classes"] = ["NotHere", "GitError"]
+    back = TicketflowError.from_dict(wire)
+    assert type(back) is errors.GitError
+    assert (back.kind, back.error_code, back.transient) == ("network", "NETWORK_ERROR", True)
+    again = back.to_dict(transport=True)
+    assert again["state"] == wire["state"]
+    sent = wire["error"]
+    assert isinstance(sent, dict)
+    assert again["error"] == {k: v for k, v in sent.items() if k != "stalled"}

@@ -49,7 +49,9 @@ def quoted(value: object, limit: int = SHOWN_CHARS) -> str:
 REGISTRY: dict[str, type[TicketflowError]] = {}
 """Every class of the family by its name: what ``from_dict`` rebuilds an error as."""
 
-_BASE_FIELDS = frozenset({"message", "hint", "remedy", "error_code", "exit_code", "transient"})
+_BASE_FIELDS = frozenset(
+    {"message", "hint", "remedy", "error_code", "exit_code", "transient", "kind"}
+)
 """The attributes every error has; the others are its class's own (``_state``)."""
 
 
