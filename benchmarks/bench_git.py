@@ -5,7 +5,7 @@
 It starts its own ``git daemon`` on 127.0.0.1 (stopped by its PID at the end) serving two
 generated repositories: 10,000 tickets in one commit (benchmarks/gen_tickets.py) and 100 MB
 of incompressible blobs. For each, it fetches into a fresh empty repository with
-``ticketflow.gitrepo.fetch`` (timed in-process) and with ``git fetch`` (timed as a process),
+``ticketflow.git.transport.fetch`` (timed in-process) and with ``git fetch`` (timed as a process),
 in turn, and reports the medians and the median of the per-pair ratios ours/git.
 
 Cancel latency: a fetch of the 100 MB repository runs in a thread; at a random moment during
@@ -32,7 +32,7 @@ from gen_tickets import generate
 
 from ticketflow.cancel import CancelToken
 from ticketflow.errors import CancelledError
-from ticketflow.gitrepo import fetch
+from ticketflow.git.transport import fetch
 from ticketflow.sandbox import GitDaemon
 
 

@@ -300,7 +300,7 @@ class Team:
         self.bob = self.clone(tmp / "bob")
 
     def clone(self, dest: Path) -> Path:
-        from ticketflow.gitrepo import clone
+        from ticketflow.git.transport import clone
 
         clone(self.url, dest)
         return dest

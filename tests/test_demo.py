@@ -7,7 +7,7 @@ from pathlib import Path
 from conftest import git
 
 from ticketflow.demo import build_sandbox, move_remote_ahead
-from ticketflow.gitrepo import pull
+from ticketflow.git.pull import pull
 from ticketflow.sandbox import GitDaemon, ThrottledRelay
 from ticketflow.store import TicketStore
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import Cli, Team, edit_ticket, git, snapshot
 
-from ticketflow.errors import CancelledError, ConflictError
-from ticketflow.gitrepo import MergeConflictError, PullResult, PushResult, push
+from ticketflow.errors import CancelledError, ConflictError, MergeConflictError
+from ticketflow.git.results import PullResult, PushResult
+from ticketflow.git.transport import push
 from ticketflow.jobs import JobProgress, JobQueue, JobStatus, load_history
 from ticketflow.jobs.git import pull_job, push_job, submit_sync
 from ticketflow.store import TicketStore
@@ -138,14 +139,15 @@ async def test_isolated_errors_are_the_same_errors(team: Team) -> None:
 
 
 def test_error_from_json_keeps_class_and_retry() -> None:
-    from ticketflow.errors import NetworkError, TicketflowError
-    from ticketflow.isolated import _error_json, error_from_json
+    from ticketflow.errors import MalformedTicketError, NetworkError, TicketflowError
 
-    network = error_from_json(_error_json(NetworkError("timed out", hint="try again")))
+    sent = NetworkError("timed out", hint="try again")
+    network = TicketflowError.from_dict(sent.to_dict(transport=True))
     assert isinstance(network, NetworkError) and network.transient
     assert (network.message, network.hint, network.exit_code) == ("timed out", "try again", 9)
-    odd = error_from_json({"kind": "malformed_ticket", "message": "bad", "exit_code": 6})
-    assert type(odd).__mro__[1] is TicketflowError
+    bad = MalformedTicketError("t.md", 3, "bad", code="invalid-yaml")
+    odd = TicketflowError.from_dict(bad.to_dict(transport=True))
+    assert type(odd) is MalformedTicketError
     assert (odd.kind, odd.exit_code, odd.transient) == ("malformed_ticket", 6, False)
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import Team, git
 
 from ticketflow.errors import GitError
-from ticketflow.gitrepo import fetch, push
+from ticketflow.git.transport import fetch, push
 
 
 def _scratch(root: Path) -> list[str]:

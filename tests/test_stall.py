@@ -33,17 +33,12 @@ from conftest import (
 )
 
 from ticketflow.config import CONFIG_NAME, default_config_text
-from ticketflow.errors import CancelledError, NetworkError
+from ticketflow.errors import CancelledError, NetworkError, TransferStalledError
+from ticketflow.git.transfer import LowSpeedRule, SocketCounter, TransferWatch
 from ticketflow.jobs import JobQueue, JobStatus, load_history
 from ticketflow.jobs.git import pull_job
 from ticketflow.sandbox import ThrottledRelay
 from ticketflow.store import TicketStore
-from ticketflow.transfer import (
-    LowSpeedRule,
-    SocketCounter,
-    TransferStalledError,
-    TransferWatch,
-)
 
 # --- the rule, with a clock of our own -----------------------------------------------------
 

@@ -24,15 +24,15 @@ from conftest import (
 
 from ticketflow.cancel import CancelToken
 from ticketflow.config import CONFIG_NAME, default_config_text
-from ticketflow.errors import CancelledError, NetworkError, TicketflowError
-from ticketflow.gitrepo import (
+from ticketflow.errors import (
+    CancelledError,
     MergeConflictError,
+    NetworkError,
     PushRejectedError,
-    clone,
-    fetch,
-    pull,
-    push,
+    TicketflowError,
 )
+from ticketflow.git.pull import pull
+from ticketflow.git.transport import clone, fetch, push
 from ticketflow.redact import redact_text
 from ticketflow.store import TicketStore
 
@@ -273,7 +273,7 @@ def test_credential_helper_is_used_for_https(
 ) -> None:
     from pygit2.enums import CredentialType
 
-    from ticketflow.gitrepo import credentials_for
+    from ticketflow.git.credentials import credentials_for
 
     helper = tmp_path / "helper.sh"
     helper.write_text("#!/bin/sh\necho username=helper-user\necho password=helper-pass\n")
@@ -512,7 +512,7 @@ def test_a_pull_says_what_changed_ticket_by_ticket(
     assert {c["author"] for c in data["changes"]} == {"Bob Builder"}
     assert all(c["time"] for c in data["changes"])
     # and in words, for people (the history and the TUI's notification say the same)
-    from ticketflow.gitresults import PullResult, describe_changes
+    from ticketflow.git.results import PullResult, describe_changes
 
     said = describe_changes(PullResult.from_json(data).changes)
     assert said == "1 new ticket and 1 closed, by Bob Builder"
@@ -532,7 +532,7 @@ def test_a_pull_in_text_lists_the_changes(team: Team, run: Cli) -> None:
 
 
 def test_changes_are_said_as_a_person_says_them() -> None:
-    from ticketflow.gitresults import TicketChange, describe_changes
+    from ticketflow.git.results import TicketChange, describe_changes
 
     ana, bob = "Ana", "Bob"
     assert describe_changes(()) == ""

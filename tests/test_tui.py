@@ -260,7 +260,7 @@ async def test_unreadable_files_are_reported_not_fatal(filled: TicketStore, repo
 
 from conftest import Team, snapshot  # noqa: E402
 
-from ticketflow.gitrepo import push  # noqa: E402
+from ticketflow.git.transport import push  # noqa: E402
 from ticketflow.jobs import JobProgress, JobStatus  # noqa: E402
 from ticketflow.tui.screens.jobs import JobsScreen  # noqa: E402
 from ticketflow.tui.widgets.jobs_bar import JobStatusBar  # noqa: E402

@@ -4,11 +4,30 @@ Every failure a user can meet is a ``TicketflowError`` carrying a message (what 
 and a hint (what to do about it). The CLI maps each class to a documented exit code
 (``docs/commands.md``); the TUI turns it into a notification. Nothing in the core raises a
 raw ``OSError``/``yaml.YAMLError``/``pygit2.GitError`` at its callers: those are wrapped here.
+
+**Errors are data.** ``to_dict()`` is the JSON the CLI prints; ``to_dict(transport=True)``
+adds what it takes to rebuild the error elsewhere (a job that ran in a child process, see
+``ticketflow.isolated``), and ``TicketflowError.from_dict`` rebuilds it: an instance of the
+very class, with the same message, hint, remedy, codes, transience and details. Every
+subclass is registered by its class name as it is defined (``REGISTRY``); the name, not
+``kind``, is the key because ``kind`` (the JSON ``type``) is shared on purpose: a script
+sees a ``TicketVanishedError`` as the ``not_found`` it is, a ``TransferStalledError`` as a
+``network`` error.
+
+The rebuild does not call the class's constructor (each takes its own arguments, from which
+it words the message): ``from_dict`` makes the instance with ``cls.__new__`` and puts back
+the attributes the original had (``_encode``/``_decode``: JSON values, tuples, field
+conflicts). So every class round-trips, also one defined outside this module that never
+said how, and no class is ever made at run time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ticketflow.merge import FieldConflict
 
 MAX_SLUG_LENGTH = 100
 SHOWN_CHARS = 60
@@ -27,12 +46,23 @@ def quoted(value: object, limit: int = SHOWN_CHARS) -> str:
     return f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
+REGISTRY: dict[str, type[TicketflowError]] = {}
+"""Every class of the family by its name: what ``from_dict`` rebuilds an error as."""
+
+_BASE_FIELDS = frozenset(
+    {"message", "hint", "remedy", "error_code", "exit_code", "transient", "kind"}
+)
+"""The attributes every error has; the others are its class's own (``_state``)."""
+
+
 class TicketflowError(Exception):
     """Base of every error a user can be shown.
 
     ``exit_code`` is the process exit status the CLI uses for the class, so scripts can tell
     failures apart without parsing text.
     """
+
+    registry: ClassVar[dict[str, type[TicketflowError]]] = REGISTRY
 
     exit_code: int = 1
     kind: str = "error"
@@ -62,14 +92,30 @@ class TicketflowError(Exception):
         ``hint`` says it as a command line; a face with other means (the TUI's keys) words
         it its own way from this, never from the hint's text."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register the class by its name, which must be new to the family: two classes of
+        one name could not be told apart in a dict."""
+        super().__init_subclass__(**kwargs)
+        known = REGISTRY.get(cls.__name__)
+        if known is not None and known is not cls:
+            raise TypeError(
+                f"two error classes named {cls.__name__}: {known.__module__} and {cls.__module__}"
+            )
+        REGISTRY[cls.__name__] = cls
+
     def details(self) -> dict[str, object]:
         """Structured facts for scripts, added to the JSON error object."""
         return {}
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, *, transport: bool = False) -> dict[str, object]:
         """The JSON shape of the error, for ``--format json``: the Go tool's ``code``,
         ``message`` and ``suggestions`` (the hint, when there is one), our ``type`` (the
-        class) and ``hint``, and the class's details."""
+        class) and ``hint``, and the class's details.
+
+        ``transport=True`` adds, beside ``error`` (whose content stays the CLI's), what
+        ``from_dict`` needs to rebuild this very error: its class (and the family classes
+        it derives from, for a reader that lacks the class), exit code, transience, remedy
+        and its own attributes."""
         error: dict[str, object] = {
             "code": self.error_code,
             "type": self.kind,
@@ -79,7 +125,110 @@ class TicketflowError(Exception):
             error["hint"] = self.hint
             error["suggestions"] = [self.hint]
         error.update(self.details())
-        return {"error": error}
+        if not transport:
+            return {"error": error}
+        return {
+            "error": error,
+            "class": type(self).__name__,
+            "classes": [c.__name__ for c in type(self).__mro__ if REGISTRY.get(c.__name__) is c],
+            "hint": self.hint,
+            "remedy": self.remedy,
+            "exit_code": self.exit_code,
+            "transient": self.transient,
+            "state": {k: _encode(v) for k, v in self._state().items()},
+        }
+
+    def _state(self) -> dict[str, object]:
+        """The class's own attributes (``ticket_ref``, ``partial``...), from which its
+        ``details()`` and anything a caller reads are made."""
+        return {
+            k: v for k, v in vars(self).items() if k not in _BASE_FIELDS and not k.startswith("__")
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TicketflowError:
+        """The error ``to_dict(transport=True)`` describes, as an instance of its class.
+
+        A class this process does not know (its module was never imported) gives way to
+        the nearest one it derives from; the plain CLI shape (no ``class``) gives a
+        ``TicketflowError`` with its code, message and hint."""
+        error: dict[str, Any] = data.get("error") or {}
+        names = [data["class"]] if "class" in data else []
+        names += list(data.get("classes") or ())
+        target = next((REGISTRY[n] for n in names if n in REGISTRY), TicketflowError)
+        if not issubclass(target, cls):
+            raise TypeError(f"{target.__name__} is not a {cls.__name__}")
+        rebuilt = target.__new__(target)
+        message = str(error.get("message", "the job failed"))
+        Exception.__init__(rebuilt, message)
+        rebuilt.message = message
+        rebuilt.hint = data["hint"] if "hint" in data else error.get("hint")
+        rebuilt.remedy = data.get("remedy")
+        state = data.get("state") or {}
+        for name, value in state.items():
+            setattr(rebuilt, name, _decode(value))
+        for name, value in (
+            ("error_code", error.get("code")),
+            ("kind", error.get("type")),
+            ("exit_code", data.get("exit_code")),
+            ("transient", data.get("transient")),
+        ):
+            if value is not None and value != getattr(target, name):
+                setattr(rebuilt, name, value)
+        return rebuilt
+
+
+REGISTRY[TicketflowError.__name__] = TicketflowError
+
+
+class CarriedException(Exception):
+    """An exception outside the family that an error kept (``JobFailedError.original``),
+    rebuilt from its type's name and its text: its class may not exist on this side."""
+
+    def __init__(self, type_name: str, text: str) -> None:
+        super().__init__(text)
+        self.type_name = type_name
+
+
+def _encode(value: object) -> object:
+    """An attribute of an error as a JSON value that ``_decode`` turns back into it."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": {k: _encode(v) for k, v in value.items()}}
+    from ticketflow.merge import FieldConflict
+
+    if isinstance(value, FieldConflict):
+        shown = value.to_json()  # its values as JSON; to_json of them gives them back
+        return {"field_conflict": [value.ticket_id, value.field, shown["ours"], shown["theirs"]]}
+    if isinstance(value, CarriedException):
+        return {"exception": [value.type_name, str(value)]}
+    if isinstance(value, BaseException):  # JobFailedError's original: its words survive
+        return {"exception": [type(value).__name__, str(value)]}
+    raise TypeError(f"an error attribute of type {type(value).__name__} cannot be carried")
+
+
+def _decode(value: Any) -> object:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "tuple" in value:
+        return tuple(_decode(v) for v in value["tuple"])
+    if "dict" in value:
+        return {k: _decode(v) for k, v in value["dict"].items()}
+    if "field_conflict" in value:
+        from ticketflow.merge import FieldConflict
+
+        return FieldConflict(*value["field_conflict"])
+    if "exception" in value:
+        type_name, text = value["exception"]
+        return CarriedException(str(type_name), str(text))
+    raise TypeError(f"not an encoded error attribute: {sorted(value)}")
 
 
 class UsageError(TicketflowError):
@@ -160,6 +309,14 @@ class TicketVanishedError(NotFoundError):
         )
         self.ticket_ref = path
         self.path = path
+
+
+class BranchNamesNoTicketError(NotFoundError):
+    """``restore``: the checked-out branch is not a ticket's (or HEAD is detached)."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        TicketflowError.__init__(self, message, hint=hint, remedy="start")
+        self.ticket_ref = ""
 
 
 class DuplicateTicketError(TicketflowError):
@@ -282,6 +439,26 @@ class NetworkError(GitError):
     transient = True
 
 
+class TransferStalledError(NetworkError):
+    """The remote moved fewer bytes than the floor in a whole window: a stalled or trickling
+    server, or a dead link (the low-speed rule, ``ticketflow.git.transfer``). Transient,
+    like any network error: the queue retries it."""
+
+    def __init__(self, action: str, moved: int, floor: int, window: float) -> None:
+        super().__init__(
+            f"{action} failed: stalled: {moved} bytes in {window:g} s, fewer than "
+            f"timeouts.git_low_speed_bytes ({floor})",
+            hint="the remote stopped sending; check the network or try again later "
+            "(timeouts.git_low_speed_bytes: 0 turns this rule off)",
+        )
+        self.moved = moved
+        self.floor = floor
+        self.window = window
+
+    def details(self) -> dict[str, object]:
+        return {"stalled": {"bytes": self.moved, "seconds": self.window, "floor": self.floor}}
+
+
 class CancelledError(TicketflowError):
     """The work was cancelled (ESC in the TUI, Ctrl+C on the command line, a job cancel).
 
@@ -353,3 +530,43 @@ class UncommittedChangesError(ConflictError):
 
     def details(self) -> dict[str, object]:
         return {"ticket_id": self.ticket_id, "worktree_path": self.where, "files": list(self.files)}
+
+
+class MergeConflictError(ConflictError):
+    """A pull that cannot merge on its own; nothing in the repository was changed."""
+
+    kind = "merge_conflict"
+    error_code = "GIT_MERGE_FAILED"
+
+    def __init__(
+        self,
+        conflicts: tuple[FieldConflict, ...] = (),
+        files: tuple[str, ...] = (),
+        tickets_dir: str = "tickets",
+    ) -> None:
+        lines = [f"  {c.ticket_id}: {c.field}" for c in conflicts]
+        lines += [f"  {path}" for path in files]
+        what = "tickets changed on both sides" if conflicts else f"files outside {tickets_dir}/"
+        super().__init__(
+            f"pull stopped: conflicting changes in {what}; nothing was changed:\n"
+            + "\n".join(lines),
+            hint="choose a side for ticket fields: ticketflow pull --strategy ours|theirs"
+            if conflicts and not files
+            else "merge with git (git pull), then run ticketflow again",
+        )
+        self.conflicts = conflicts
+        self.files = files
+
+    def details(self) -> dict[str, object]:
+        return {
+            "conflicts": [c.to_json() for c in self.conflicts],
+            "files": list(self.files),
+        }
+
+
+class PushRejectedError(ConflictError):
+    """The remote refused the push: it has commits we don't have (pull first), or a rule
+    of its own (a hook, a protected branch) said no."""
+
+    kind = "push_rejected"
+    error_code = "GIT_PUSH_FAILED"

@@ -14,16 +14,17 @@ line on its standard output:
 
 - ``{"progress": [current, total, message]}``, at most every ``PROGRESS_INTERVAL`` seconds;
 - then exactly one of ``{"result": <the result's to_json()>}``,
-  ``{"cancelled": <partial or null>, "message": ...}`` or ``{"error": {kind, message, hint,
-  exit_code, transient}}``.
+  ``{"cancelled": <partial or null>, "message": ...}`` or the error's
+  ``to_dict(transport=True)`` (``{"error": {...}, "class": ..., ...}``, see ``errors``).
 
 A line on its standard input (``cancel``) cancels the work; the end of its input or output
 (the parent is gone), SIGTERM and SIGINT do too. It runs in a session of its own, so a
 Ctrl+C typed in the terminal never reaches it. The parent side is ``run_isolated``, which
-turns the last line back into a result or the same error.
+turns the last line back into a result or the same error (``TicketflowError.from_dict``:
+an instance of the very class).
 
 **A pull or push is abandoned at once while it is in its network phase** (see
-``ticketflow.transfer``): the transfer runs against a scratch repository, so the child
+``ticketflow.git.transfer``): the transfer runs against a scratch repository, so the child
 writes its last line (``cancelled``), removes its scratch folder and ends itself
 (``os._exit``) without waiting for libgit2, which may sit in a blocking read until
 ``timeouts.git``. In the local phase (publishing the fetched refs, the merge, the checkout)
@@ -55,21 +56,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from ticketflow.cancel import CancelToken, ProgressCallback
-from ticketflow.errors import (
-    CancelledError,
-    ConfigError,
-    ConflictError,
-    EditorError,
-    GitError,
-    InvalidTransitionError,
-    LockBusyError,
-    NetworkError,
-    NotARepoError,
-    TicketflowError,
-    UsageError,
-)
+from ticketflow.errors import CancelledError, TicketflowError, UsageError
+from ticketflow.git.transfer import SocketCounter, TransferWatch, remove_scratch
 from ticketflow.redact import redact_text
-from ticketflow.transfer import SocketCounter, TransferWatch, remove_scratch
 
 NICENESS = 5
 """How much lower the child's scheduling priority is than the interface's."""
@@ -99,11 +88,11 @@ def _work(
         from ticketflow.index import TicketIndex
 
         return TicketIndex.open(store).scan
-    from ticketflow import gitrepo
-
     if kind == "pull":
+        from ticketflow.git.pull import pull
+
         return partial(
-            gitrepo.pull,
+            pull,
             store.root,
             store.config,
             remote_name=options.get("remote"),
@@ -111,8 +100,10 @@ def _work(
             watch=watch,
         )
     if kind == "push":
+        from ticketflow.git.transport import push
+
         return partial(
-            gitrepo.push, store.root, store.config, remote_name=options.get("remote"), watch=watch
+            push, store.root, store.config, remote_name=options.get("remote"), watch=watch
         )
     raise UsageError(f"unknown isolated job kind: {kind}")
 
@@ -199,7 +190,7 @@ def child_main(argv: list[str]) -> int:
             watch.poll()
             stalled = watch.stall()
             if stalled is not None:
-                final = {"error": _error_json(stalled)}
+                final = stalled.to_dict(transport=True)
                 watch.abandon(partial(end, final))
 
     threading.Thread(target=listen, daemon=True, name="cancel-listener").start()
@@ -217,7 +208,7 @@ def child_main(argv: list[str]) -> int:
         if token.cancelled:  # e.g. a signal made libgit2's read fail: still a cancel
             emit({"cancelled": None, "message": token.reason})
         else:
-            emit({"error": _error_json(exc)})
+            emit(exc.to_dict(transport=True))
     else:
         emit({"result": result.to_json()})
     return 0
@@ -229,49 +220,6 @@ def _cancelled_json(exc: CancelledError) -> dict[str, Any]:
     suffix = f" after {exc.partial}" if exc.partial else ""
     message = exc.message.removesuffix(suffix) if suffix else exc.message
     return {"cancelled": exc.partial, "message": message}
-
-
-def _error_json(exc: TicketflowError) -> dict[str, Any]:
-    return {
-        "kind": exc.kind,
-        "message": exc.message,
-        "hint": exc.hint,
-        "exit_code": exc.exit_code,
-        "transient": exc.transient,
-        "details": exc.details(),
-        "kinds": [k for k in (getattr(c, "kind", None) for c in type(exc).__mro__) if k],
-    }
-
-
-_PLAIN_ERRORS: dict[str, type[TicketflowError]] = {
-    cls.kind: cls
-    for cls in (
-        *(UsageError, ConflictError, NotARepoError, ConfigError, InvalidTransitionError),
-        *(LockBusyError, GitError, NetworkError, EditorError),
-    )
-}
-
-
-def error_from_json(data: dict[str, Any]) -> TicketflowError:
-    """The error the child reported: an instance of the same class where its constructor
-    allows (so the queue retries a transient network error, ``isinstance`` checks hold and
-    the CLI exits with the same code), with the same message, hint and details."""
-    message = str(data.get("message", "the job failed"))
-    hint = data.get("hint")
-    details = data.get("details") or {}
-    kinds = data.get("kinds") or [data.get("kind")]
-    # the nearest class (the error's own, else an ancestor such as ConflictError for a
-    # MergeConflictError) whose constructor is (message, hint)
-    base = next((_PLAIN_ERRORS[k] for k in kinds if k in _PLAIN_ERRORS), TicketflowError)
-    attributes: dict[str, Any] = {
-        "details": lambda self: dict(details),
-        "kind": str(data.get("kind", base.kind)),
-        "exit_code": int(data.get("exit_code", base.exit_code)),
-        "transient": bool(data.get("transient", base.transient)),
-    }
-    cls = type(base.__name__, (base,), attributes)
-    error: TicketflowError = cls(message, hint)
-    return error
 
 
 def _command(kind: str, root: Path, options: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -342,7 +290,7 @@ def run_isolated(
         said = final.get("message")
         message = said if said and said not in ("cancelled", "the parent process is gone") else None
         raise CancelledError(message or cancel.reason, partial=final["cancelled"])
-    raise error_from_json(final.get("error") or {})
+    raise TicketflowError.from_dict(final)
 
 
 def _follow(

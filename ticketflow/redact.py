@@ -12,7 +12,7 @@ authority cannot be parsed (a decoded ``/`` in the password, a port that is not 
 loses everything up to its last ``@``, or its whole authority. scp-like ``user@host:path``
 names no secret (ssh authenticates with keys) and is left as it is.
 
-Kept apart from ``gitrepo`` so that the job history and the command line can redact
+Kept apart from ``ticketflow.git`` so that the job history and the command line can redact
 without importing pygit2.
 """
 

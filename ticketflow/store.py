@@ -299,7 +299,7 @@ class TicketStore:
         if not (self.config.auto_commit if commit is None else commit):
             log(logging.INFO, "ticket written, not committed", message=message, files=files)
             return
-        from ticketflow.gitrepo import PathChange, commit_paths
+        from ticketflow.git.local import PathChange, commit_paths
 
         commit_paths(self.root, [PathChange(p, removed=r) for p, r in changes], message)
         log(logging.INFO, "ticket committed", message=message, files=files)
@@ -607,7 +607,7 @@ class TicketStore:
         self, tf: TicketFile, original: bytes, current: bytes, edited: str, kept: str | None
     ) -> str:
         from ticketflow.fileformat import render_ticket as render
-        from ticketflow.gitrepo import text_merge_for
+        from ticketflow.git.tickets import text_merge_for
         from ticketflow.merge import merge_tickets
 
         rel = self.relpath(tf.path)

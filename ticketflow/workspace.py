@@ -24,7 +24,7 @@ import pygit2
 
 from ticketflow.config import Config
 from ticketflow.errors import ConflictError, GitError, TicketflowError
-from ticketflow.gitrepo import open_repo
+from ticketflow.git.local import open_repo
 
 
 @dataclass(frozen=True)

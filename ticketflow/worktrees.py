@@ -19,14 +19,14 @@ import pygit2
 
 from ticketflow.config import Config
 from ticketflow.errors import GitError
-from ticketflow.gitrepo import open_repo
+from ticketflow.git.local import open_repo
 from ticketflow.model import Status
 
 
 def has_workspace(root: Path, ticket_id: str) -> bool:
     """A branch or a worktree named after the ticket (packed refs included): what
     ``cleanup`` would remove."""
-    from ticketflow.gitrepo import open_repo
+    from ticketflow.git.local import open_repo
 
     repo = open_repo(root)
     return repo.branches.local.get(ticket_id) is not None or ticket_id in repo.list_worktrees()

@@ -49,7 +49,7 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
     Uncommitted ticket edits are committed first ("Update tickets"); other
     uncommitted changes are never touched. Ctrl+C cancels the transfer.
     """
-    from ticketflow import gitresults
+    from ticketflow.git import results as gitresults
     from ticketflow.jobs.git import pull_job
     from ticketflow.redact import redact_data
 
@@ -103,7 +103,7 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
     If the remote has commits you don't have, nothing is pushed (exit 3):
     run 'ticketflow pull' first, or 'ticketflow sync'.
     """
-    from ticketflow import gitresults
+    from ticketflow.git import results as gitresults
     from ticketflow.jobs.git import push_job
     from ticketflow.redact import redact_data
 
@@ -122,7 +122,7 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
 @command()
 def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str | None) -> None:
     """Pull, then push: the one command to share your tickets with the team."""
-    from ticketflow import gitresults
+    from ticketflow.git import results as gitresults
     from ticketflow.jobs.git import submit_sync
     from ticketflow.redact import redact_data
 

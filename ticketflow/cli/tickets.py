@@ -109,7 +109,7 @@ def init_cmd(out: Output, no_commit: bool) -> None:
         )
     commit = None
     if not no_commit:
-        from ticketflow.gitrepo import PathChange, commit_paths
+        from ticketflow.git.local import PathChange, commit_paths
 
         try:
             commit = commit_paths(

@@ -13,7 +13,12 @@ import click
 
 from ticketflow.cli.app import cli
 from ticketflow.cli.output import Output, command, ticket_json, warn
-from ticketflow.errors import InvalidTransitionError, NotFoundError, TicketflowError, quoted
+from ticketflow.errors import (
+    BranchNamesNoTicketError,
+    InvalidTransitionError,
+    NotFoundError,
+    quoted,
+)
 from ticketflow.model import Status, is_ticket_id
 
 if TYPE_CHECKING:
@@ -26,14 +31,6 @@ if TYPE_CHECKING:
         WorktreeClean,
         WorktreeInfo,
     )
-
-
-class BranchNamesNoTicketError(NotFoundError):
-    """``restore``: the checked-out branch is not a ticket's (or HEAD is detached)."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        TicketflowError.__init__(self, message, hint=hint, remedy="start")
-        self.ticket_ref = ""
 
 
 def _statuses(store: TicketStore) -> dict[str, Status]:
@@ -64,7 +61,7 @@ def restore_cmd(store: TicketStore, out: Output) -> None:
     file, as start does. A regular file named current-ticket.md is never
     replaced.
     """
-    from ticketflow.gitrepo import current_branch
+    from ticketflow.git.local import current_branch
     from ticketflow.store import CURRENT_LINK
     from ticketflow.workspace import restore_link
 

@@ -1,7 +1,7 @@
 """The git jobs: pull, push, and sync (a pull, then a push that runs after it).
 
 Each holds the ``repo`` resource, so two of them never run at once, while a scan may run
-beside them. They call ``gitrepo`` with the job's progress callback and cancel token, so a
+beside them. They call ``ticketflow.git`` with the job's progress callback and cancel token, so a
 cancel stops the transfer inside libgit2. With ``isolated=True`` the same call runs in a
 child process (``ticketflow.isolated``): the choice of the TUI (pygit2's checkout, diff and
 index calls hold the GIL for tenths of a second on a large repository) and of the CLI's
@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ticketflow.config import Config
-from ticketflow.gitresults import PullResult, PushResult, describe_changes
+from ticketflow.git.results import PullResult, PushResult, describe_changes
 from ticketflow.jobs.job import FunctionJob, JobContext, JobId
 from ticketflow.jobs.queue import JobQueue
 from ticketflow.merge import Strategy
@@ -50,9 +50,9 @@ def pull_job(
             options = {"remote": remote, "strategy": strategy}
             data = run_isolated("pull", root, ctx.progress, ctx.cancel, options)
             return PullResult.from_json(data)
-        from ticketflow import gitrepo
+        from ticketflow.git.pull import pull
 
-        return gitrepo.pull(
+        return pull(
             root,
             config,
             remote_name=remote,
@@ -79,11 +79,9 @@ def push_job(
 
             data = run_isolated("push", root, ctx.progress, ctx.cancel, {"remote": remote})
             return PushResult.from_json(data)
-        from ticketflow import gitrepo
+        from ticketflow.git.transport import push
 
-        return gitrepo.push(
-            root, config, remote_name=remote, progress=ctx.progress, cancel=ctx.cancel
-        )
+        return push(root, config, remote_name=remote, progress=ctx.progress, cancel=ctx.cancel)
 
     return FunctionJob(
         "push", run, resources={REPO}, arguments={"remote": remote}, summarize=_summary

@@ -84,7 +84,7 @@ class Job:
 class FunctionJob(Job):
     """A job made from a function of the context: the quickest way to put work in the queue.
 
-        FunctionJob("pull", lambda ctx: gitrepo.pull(root, progress=ctx.progress,
+        FunctionJob("pull", lambda ctx: pull(root, progress=ctx.progress,
                     cancel=ctx.cancel), resources={"repo"}, arguments={"remote": "origin"})
 
     A coroutine function is awaited on the event loop (``blocking`` becomes False); any

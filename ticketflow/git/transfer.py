@@ -14,7 +14,7 @@ would otherwise look silent. Local work inside the transfer that libgit2 reports
 deltas once every object is in) restarts the window: it is not the network stalling.
 
 **Phases.** ``network()`` brackets the libgit2 call. Every transfer runs against a scratch
-repository (``ticketflow.quarantine``): nothing it writes touches the real repository until
+repository (``ticketflow.git.quarantine``): nothing it writes touches the real repository until
 ``publish``, which runs after the network phase. So inside the network phase the process may
 be ended at any moment with the repository unchanged; after it, never. ``abandon`` runs its
 ``end`` (which ends the process) only while the phase is network, holding the phase: the
@@ -41,29 +41,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ticketflow.config import git_dir
-from ticketflow.errors import NetworkError
+from ticketflow.errors import TransferStalledError
 
 TRANSFER_DIR = Path("ticketflow") / "transfer"
 """Where the scratch repositories live, under the repository's common git dir."""
-
-
-class TransferStalledError(NetworkError):
-    """The remote moved fewer bytes than the floor in a whole window: a stalled or trickling
-    server, or a dead link. Transient, like any network error: the queue retries it."""
-
-    def __init__(self, action: str, moved: int, floor: int, window: float) -> None:
-        super().__init__(
-            f"{action} failed: stalled: {moved} bytes in {window:g} s, fewer than "
-            f"timeouts.git_low_speed_bytes ({floor})",
-            hint="the remote stopped sending; check the network or try again later "
-            "(timeouts.git_low_speed_bytes: 0 turns this rule off)",
-        )
-        self.moved = moved
-        self.floor = floor
-        self.window = window
-
-    def details(self) -> dict[str, object]:
-        return {"stalled": {"bytes": self.moved, "seconds": self.window, "floor": self.floor}}
 
 
 class LowSpeedRule:

@@ -1,8 +1,8 @@
 """What a fetch, a pull and a push report: plain records with a JSON form.
 
-Kept apart from ``gitrepo`` so that reading a result (``from_json``: a pull that ran in a
-child process, see ``ticketflow.isolated``) does not import pygit2, whose import holds the
-GIL for tens of milliseconds.
+Kept apart from the rest of ``ticketflow.git`` so that reading a result (``from_json``: a
+pull that ran in a child process, see ``ticketflow.isolated``) does not import pygit2,
+whose import holds the GIL for tens of milliseconds.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 import pygit2
 
 from ticketflow.errors import MalformedTicketError
-from ticketflow.gitresults import TicketChange
-from ticketflow.model import Status, Ticket, format_time
+from ticketflow.git.results import TicketChange
+from ticketflow.model import HEADER_FIELDS, Status, Ticket, format_time
 
 Entry = tuple[str, pygit2.Oid]
 """A ticket's path in a tree and its blob."""
@@ -25,16 +25,6 @@ Reader = Callable[[Entry, str], Ticket]
 
 MAX_WALK = 500
 """Commits looked at for authors; beyond them a change is reported without one."""
-
-_FIELDS = (
-    "priority",
-    "description",
-    "created_at",
-    "started_at",
-    "closed_at",
-    "closure_reason",
-    "related",
-)
 
 
 def ticket_changes(
@@ -75,7 +65,7 @@ def _compare(read: Reader, old: Entry, new: Entry, tid: str) -> tuple[str, tuple
         before, after = read(old, tid), read(new, tid)
     except MalformedTicketError:
         return "edited", ()  # one side does not parse: the file changed, that is all we know
-    fields = tuple(f for f in _FIELDS if getattr(before, f) != getattr(after, f))
+    fields = tuple(f for f in HEADER_FIELDS if getattr(before, f) != getattr(after, f))
     extra_before, extra_after = dict(before.extra), dict(after.extra)
     fields += tuple(
         sorted(

@@ -35,7 +35,7 @@ from pygit2.enums import ReferenceType
 
 from ticketflow.errors import GitError
 from ticketflow.fsutil import atomic_write
-from ticketflow.transfer import common_git_dir, scratch_parent, sweep_stale
+from ticketflow.git.transfer import common_git_dir, scratch_parent, sweep_stale
 
 _Refs = dict[str, str]
 """ref name -> object id (hex), or ``ref: <name>`` for a symbolic ref."""
