@@ -471,6 +471,9 @@ class CancelledError(TicketflowError):
 
     def __init__(self, message: str = "cancelled", partial: str | None = None) -> None:
         super().__init__(f"{message} after {partial}" if partial else message)
+        self.reason = message
+        """What stopped the work, without " after <partial>" (to build the same cancel
+        again with another class or partial)."""
         self.partial = partial
 
     def details(self) -> dict[str, object]:

@@ -115,9 +115,7 @@ def run_jobs(
         return asyncio.run(drive())
     except CancelledError as exc:
         if received and received[0] == signal.SIGTERM:
-            suffix = f" after {exc.partial}" if exc.partial else ""
-            said = exc.message.removesuffix(suffix) if suffix else exc.message
-            raise _redacted(_Terminated(said, partial=exc.partial)) from None
+            raise _redacted(_Terminated(exc.reason, partial=exc.partial)) from None
         raise _redacted(exc) from None
     except TicketflowError as exc:
         raise _redacted(exc) from None
