@@ -2,8 +2,10 @@
 
 The public names are re-exported here; the pieces live in one module each:
 ``status`` (JobStatus), ``job`` (Job, FunctionJob, JobContext), ``progress`` (JobProgress,
-Subscription), ``retry`` (RetryPolicy), ``queue`` (JobQueue), ``history`` (JobHistory,
-load_history), ``settings`` (the ``jobs:`` config section), ``scan`` (ScanJob).
+Subscription), ``retry`` (RetryPolicy), ``queue`` (JobQueue, its public face), ``record``
+(what it keeps per job), ``fanout`` (progress from the worker to the subscribers),
+``lifecycle`` (dispatch, attempts, endings), ``history`` (JobHistory, load_history),
+``settings`` (the ``jobs:`` config section), ``scan`` (ScanJob), ``git`` (pull, push, sync).
 Nothing here imports textual, rich or pygit2.
 """
 
