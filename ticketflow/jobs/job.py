@@ -4,13 +4,12 @@ A job is a description (its kind, the resources it holds, its arguments for the 
 plus one ``run(ctx)``. ``run`` is plain blocking code executed in a worker thread, because
 the real work (pygit2 transfers, parsing files) blocks; it reports through
 ``ctx.progress`` and stops when ``ctx.cancel`` is set, so it never needs to know about
-asyncio. Jobs whose ``run`` is instant or asynchronous declare ``blocking = False`` and are
-called on the event loop instead, which spares a thread hand-off per job.
+asyncio. Every job runs in a worker thread: no job of ticketflow's is instant, so the queue
+has one way to run work and one way to cancel it.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NewType
@@ -47,14 +46,11 @@ class Job:
 
     ``resources``: names of what the job needs alone; two jobs sharing a name never run at
     the same time (pull and push both hold ``"repo"``; a scan does not, so it runs beside
-    them). ``blocking``: False only when ``run`` returns at once or returns an awaitable;
-    such jobs run on the event loop and must never block it. ``retry``: None means the
-    queue's policy.
+    them). ``retry``: None means the queue's policy.
     """
 
     kind: str = "job"
     resources: frozenset[str] = frozenset()
-    blocking: bool = True
     retry: RetryPolicy | None = None
 
     def arguments(self) -> dict[str, object]:
@@ -87,8 +83,7 @@ class FunctionJob(Job):
         FunctionJob("pull", lambda ctx: gitrepo.pull(root, progress=ctx.progress,
                     cancel=ctx.cancel), resources={"repo"}, arguments={"remote": "origin"})
 
-    A coroutine function is awaited on the event loop (``blocking`` becomes False); any
-    other function runs in a worker thread unless ``blocking=False`` says it is instant.
+    The function runs in a worker thread, like every job's ``run``.
     """
 
     def __init__(
@@ -98,7 +93,6 @@ class FunctionJob(Job):
         *,
         resources: Iterable[str] = (),
         arguments: Mapping[str, object] | None = None,
-        blocking: bool | None = None,
         retry: RetryPolicy | None = None,
         summarize: Callable[[object], str | None] | None = None,
     ) -> None:
@@ -106,7 +100,6 @@ class FunctionJob(Job):
         self.fn = fn
         self.resources = frozenset(resources)
         self._arguments = dict(arguments or {})
-        self.blocking = not inspect.iscoroutinefunction(fn) if blocking is None else blocking
         self.retry = retry
         self._summarize = summarize
 

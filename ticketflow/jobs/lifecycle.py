@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import inspect
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Coroutine
 from concurrent.futures import Future as ConcurrentFuture
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,7 +40,7 @@ from ticketflow.jobs.status import TERMINAL, JobStatus
 log = logging.getLogger("ticketflow.jobs")
 
 _DISPATCH_BATCH = 512
-"""Most jobs started per loop callback, so a burst of instant jobs cannot starve the loop."""
+"""Most jobs started per loop callback, so a burst of submitted jobs cannot starve the loop."""
 
 
 class _Lifecycle(_FanOut):
@@ -135,22 +134,7 @@ class _Lifecycle(_FanOut):
             rec.holds = True
         self._running += 1
         self._publish(rec)
-        job = rec.job
-        if job.blocking:
-            self._spawn(rec, self._drive(rec))
-            return
-        try:  # an instant job: its first attempt runs right here, without a task
-            value = job.run(self._context(rec))
-        except Exception as exc:
-            if self._retry_delay(rec, exc) is None:
-                self._end_with_error(rec, exc)
-            else:
-                self._spawn(rec, self._drive(rec, error=exc))
-            return
-        if inspect.isawaitable(value):
-            self._spawn(rec, self._drive(rec, first=value))
-            return
-        self._complete(rec, value)
+        self._spawn(rec, self._drive(rec))
 
     def _spawn(self, rec: _Record, coro: Coroutine[Any, Any, None]) -> None:
         assert self._loop is not None
@@ -179,28 +163,17 @@ class _Lifecycle(_FanOut):
             rec.job_id, rec.kind, rec.attempt, rec.policy.attempts, rec.token, self._reporter(rec)
         )
 
-    async def _drive(
-        self,
-        rec: _Record,
-        *,
-        first: Awaitable[object] | None = None,
-        error: Exception | None = None,
-    ) -> None:
+    async def _drive(self, rec: _Record) -> None:
         """Attempts, retry delays and the job's ending, inside the job's task."""
         try:
             while True:
-                if error is None:
-                    try:
-                        if first is not None:
-                            awaitable, first = first, None
-                            value = await awaitable
-                        else:
-                            value = await self._attempt(rec)
-                    except Exception as exc:
-                        error = exc
-                    else:
-                        self._complete(rec, value)
-                        return
+                try:
+                    value = await self._attempt(rec)
+                except Exception as exc:
+                    error = exc
+                else:
+                    self._complete(rec, value)
+                    return
                 delay = self._retry_delay(rec, error)
                 if delay is None:
                     self._end_with_error(rec, error)
@@ -212,14 +185,13 @@ class _Lifecycle(_FanOut):
                 )
                 rec.timestamp = self._clock()
                 self._publish(rec)
-                error = None
                 await self._sleep(delay)
                 if rec.token.cancelled:
                     self._end_cancelled(rec, None)
                     return
         except asyncio.CancelledError:
-            # Only a retry delay or an asynchronous job is interrupted this way (a thread is
-            # waited for in _await_thread), so the work has stopped.
+            # Only a retry delay is interrupted this way (a thread is waited for in
+            # _await_thread), so the work has stopped.
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
@@ -237,17 +209,11 @@ class _Lifecycle(_FanOut):
 
     async def _attempt(self, rec: _Record) -> object:
         ctx = self._context(rec)
-        job = rec.job
-        if not job.blocking:
-            value = job.run(ctx)
-            if inspect.isawaitable(value):
-                value = await value
-            return value
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 max_workers=self.workers, thread_name_prefix="ticketflow-job"
             )
-        return await self._await_thread(rec, self._executor.submit(job.run, ctx))
+        return await self._await_thread(rec, self._executor.submit(rec.job.run, ctx))
 
     async def _await_thread(self, rec: _Record, work: ConcurrentFuture[object]) -> object:
         """The thread's result; a cancel of the task does not stop the wait, because the

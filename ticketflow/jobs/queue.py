@@ -11,12 +11,16 @@ completed, and none of its resources is held by a running job; among those, high
 priority first, then submission order. A job blocked by a held resource waits on that
 resource, not at the head of the line, so a scan is not held up behind a queue of pulls.
 
+``priority`` is for work the user did not ask for: the background fetch of issue #13 is
+submitted below the default (``priority=-1``), so a pull or push the user asks for while it
+waits on the ``repo`` resource goes first. It orders waiting jobs only; a running job is
+never pre-empted (the user's pull waits for a background fetch already under way, or
+cancels it).
+
 Cancelling a pending job ends it at once. Cancelling a running job sets its token (seen by
-pygit2 callbacks and per-file loops), cancels its task (ending an awaited retry delay or an
-asynchronous job) and marks it *cancelling*; it is reported cancelled only when its thread
-has returned, so "cancelled" always means the work stopped and the resources it held are
-free. Jobs whose ``run`` is instant (``blocking = False``) run on the loop itself, which
-keeps trivial jobs at tens of thousands per second instead of one thread hand-off each.
+pygit2 callbacks and per-file loops), cancels its task (ending an awaited retry delay) and
+marks it *cancelling*; it is reported cancelled only when its thread has returned, so
+"cancelled" always means the work stopped and the resources it held are free.
 """
 
 from __future__ import annotations
@@ -155,6 +159,8 @@ class JobQueue(_Lifecycle):
 
         ``after``: ids of jobs that must complete first. If one of them fails or is
         cancelled (now or later), this job is cancelled with "dependency ... failed".
+        ``priority``: higher starts first among waiting jobs; below 0 for background work
+        that must yield to what the user asked for (module docstring).
         """
         if self._closed:
             raise QueueClosedError(
