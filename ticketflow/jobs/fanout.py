@@ -81,7 +81,9 @@ class _FanOut(_QueueState):
         costs the loop (and, through the GIL, the job) a few dozen wake-ups a second, while
         the first value after a quiet spell still shows at once. The flag is cleared before
         the value is read again, and the job stores the value before testing the flag, so
-        the last value is never stranded.
+        the last value is never stranded (and ``_finish`` applies a parked value before the
+        terminal state is published). This is the only place progress is held back for
+        time, whichever runner runs the work.
         """
         loop = self._loop
         assert loop is not None

@@ -35,6 +35,7 @@ from ticketflow.jobs.record import (
     describe_error,
 )
 from ticketflow.jobs.retry import format_delay
+from ticketflow.jobs.runners import Runner
 from ticketflow.jobs.status import TERMINAL, JobStatus
 
 log = logging.getLogger("ticketflow.jobs")
@@ -47,6 +48,7 @@ class _Lifecycle(_FanOut):
     """Scheduling, running and ending jobs, for ``JobQueue``."""
 
     workers: int
+    runner: Runner
     history: JobHistory | None
     _sleep: Sleep
     _rng: random.Random
@@ -160,7 +162,13 @@ class _Lifecycle(_FanOut):
         # a new callback per attempt, not one kept on the record: record -> callback ->
         # record would be a reference cycle per job, left for the cyclic GC to find
         return JobContext(
-            rec.job_id, rec.kind, rec.attempt, rec.policy.attempts, rec.token, self._reporter(rec)
+            rec.job_id,
+            rec.kind,
+            rec.attempt,
+            rec.policy.attempts,
+            rec.token,
+            self._reporter(rec),
+            rec.job.runner or self.runner,
         )
 
     async def _drive(self, rec: _Record) -> None:

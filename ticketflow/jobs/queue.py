@@ -53,6 +53,7 @@ from ticketflow.jobs.record import (
     describe_error,
 )
 from ticketflow.jobs.retry import RetryPolicy
+from ticketflow.jobs.runners import IN_PROCESS, Runner
 from ticketflow.jobs.settings import JobSettings
 from ticketflow.jobs.status import ACTIVE, TERMINAL, JobStatus
 
@@ -85,15 +86,21 @@ class JobQueue(_Lifecycle):
         keep_finished: int | None = 10_000,
         shutdown_timeout: float = 5.0,
         progress_interval: float = 0.02,
+        runner: Runner = IN_PROCESS,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
+        self.runner = runner
+        """Where jobs that describe their ``Work`` run, unless a job names its own runner."""
         self.retry = retry or RetryPolicy()
         self.history = history
         self.shutdown_timeout = shutdown_timeout
         self.progress_interval = progress_interval
-        """Least seconds between two published progress values of one job (see _reporter)."""
+        """Least seconds between two published progress values of one job (see _reporter): the
+        one time-based throttle between a job's work and a screen. Everything before it
+        passes every value on (or, across the isolated child's pipe, the newest); what
+        follows only coalesces for a slow reader (``Subscription``, the TUI's ``JobUpdate``)."""
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
@@ -137,8 +144,14 @@ class JobQueue(_Lifecycle):
 
     # --- public API ---------------------------------------------------------------------------
 
-    async def __aenter__(self) -> JobQueue:
+    def start(self) -> None:
+        """Bind the queue to the running event loop, for an owner that starts and stops it
+        at moments of its own rather than around one block (the TUI: when it is mounted;
+        ``shutdown()`` is the stop). Submitting starts it too; ``async with`` does both."""
         self._bind()
+
+    async def __aenter__(self) -> JobQueue:
+        self.start()
         return self
 
     async def __aexit__(
