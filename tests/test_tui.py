@@ -789,3 +789,35 @@ async def test_the_jobs_screen_reads_the_history_on_open_and_when_a_job_ends(
         done.set()
         await wait_until(pilot, lambda: table.get_row(key)[2] == "completed")
         assert len(reads) == 2  # the job ended: the history is read once more
+
+
+async def test_ticket_actions_run_through_the_apps_runner_in_a_child(
+    filled: TicketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """n, s, c and o go through the isolated runner, as the jobs do: the store's action and
+    its commit happen in a child process, never holding the interface's GIL."""
+    from ticketflow.jobs.runners import IsolatedRunner
+    from ticketflow.jobs.work import Work
+
+    kinds: list[str] = []
+    run = IsolatedRunner.run
+
+    def record(self: IsolatedRunner, work: Work, *args: object) -> object:
+        kinds.append(work.kind)
+        return run(self, work, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IsolatedRunner, "run", record)
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n", *"via-child", "enter")
+        await settle(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot)
+        await pilot.press("c", *"shipped", "enter")
+        await settle(app, pilot)
+        await pilot.press("o")
+        await settle(app, pilot)
+    assert [k for k in kinds if k != "scan"] == ["new", "start", "close", "reopen"]
+    ticket = filled.get("via-child")
+    assert ticket.status is Status.DOING and ticket.closure_reason is None
