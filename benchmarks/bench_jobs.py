@@ -2,10 +2,10 @@
 
     python benchmarks/bench_jobs.py [--runs 5] [--quick]
 
-- ``noop_jobs_per_second``: submit N jobs that do nothing and wait for all of them, for
-  instant jobs (``blocking=False``, run on the loop), the same with a subscriber reading
-  everything and with the SQLite history on, and for blocking no-op jobs (each one handed to a
-  worker thread). Goal: >= 20,000/s for the no-op path.
+- ``noop_jobs_per_second``: submit N jobs that do nothing and wait for all of them (each one
+  handed to a worker thread, as every job is), alone, with a subscriber reading everything
+  and with the SQLite history on. (The 20,000/s goal of issue #4 was for jobs run on the
+  loop itself; that path went with issue #12, no job of ticketflow's being instant.)
 - ``progress``: one blocking job calls ``ctx.progress`` in a tight loop (the worst case: no
   work between events); events per second with no subscriber and with a subscriber that
   sleeps 50 ms per read, run in pairs (A B, B A, ...), and the producer's slowdown as the
@@ -60,12 +60,12 @@ def noop(ctx: JobContext) -> None:
     return None
 
 
-async def noop_rate(jobs: int, *, blocking: bool, subscriber: bool, history: Path | None) -> float:
+async def noop_rate(jobs: int, *, subscriber: bool, history: Path | None) -> float:
     queue = JobQueue(
         workers=4,
         history=JobHistory(history, max_entries=jobs) if history is not None else None,
     )
-    job = FunctionJob("noop", noop, blocking=blocking)
+    job = FunctionJob("noop", noop)
     reader: asyncio.Task[int] | None = None
 
     async def read_all() -> int:
@@ -190,36 +190,20 @@ def median(values: list[float]) -> float:
 
 async def main_async(runs: int, quick: bool) -> dict[str, object]:
     rng = random.Random(4)
-    n_instant = 20_000 if quick else 100_000
     n_thread = 5_000 if quick else 20_000
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        rates: dict[str, list[float]] = {
-            "instant": [],
-            "instant_with_subscriber": [],
-            "instant_with_history": [],
-            "thread": [],
-        }
+        rates: dict[str, list[float]] = {"thread": [], "with_subscriber": [], "with_history": []}
         for run in range(runs):
-            rates["instant"].append(
-                await noop_rate(n_instant, blocking=False, subscriber=False, history=None)
+            rates["thread"].append(await noop_rate(n_thread, subscriber=False, history=None))
+            rates["with_subscriber"].append(
+                await noop_rate(n_thread, subscriber=True, history=None)
             )
-            rates["instant_with_subscriber"].append(
-                await noop_rate(n_instant, blocking=False, subscriber=True, history=None)
-            )
-            rates["instant_with_history"].append(
-                await noop_rate(
-                    n_instant,
-                    blocking=False,
-                    subscriber=False,
-                    history=Path(tmp) / f"h{run}.sqlite",
-                )
-            )
-            rates["thread"].append(
-                await noop_rate(n_thread, blocking=True, subscriber=False, history=None)
+            rates["with_history"].append(
+                await noop_rate(n_thread, subscriber=False, history=Path(tmp) / f"h{run}.sqlite")
             )
         results["noop_jobs_per_second"] = {
-            "jobs_per_run": {"instant": n_instant, "thread": n_thread},
+            "jobs_per_run": n_thread,
             **{name: round(median(values)) for name, values in rates.items()},
         }
 
@@ -268,12 +252,10 @@ async def main_async(runs: int, quick: bool) -> dict[str, object]:
         )
         results["cancel_latency"] = latency
 
-    noop_rates = results["noop_jobs_per_second"]
     progress = results["progress"]
-    assert isinstance(noop_rates, dict) and isinstance(progress, dict)
+    assert isinstance(progress, dict)
     worst_p99 = max(v["p99_ms"] for v in latency.values() if isinstance(v, dict))
     results["goals"] = {
-        "noop_jobs_per_second_at_least_20000": noop_rates["instant"] >= 20_000,
         "producer_slowdown_at_most_5_percent": progress["producer_slowdown_percent"] <= 5,
         "cancel_p99_at_most_100_ms": worst_p99 <= 100,
     }

@@ -39,7 +39,8 @@ BEHAVIOURS = ("ok", "ok", "ok", "fail", "transient", "flaky", "crash")
 class Plan:
     behaviour: str
     resources: frozenset[str]
-    blocking: bool
+    steps: bool
+    """Whether it reports progress and checks its token in a loop, or returns at once."""
     after: tuple[JobId, ...]
 
 
@@ -73,7 +74,7 @@ async def test_ten_thousand_jobs_all_end_and_the_counts_add_up(
                     in_use[name] = ctx.job_id
                 started.setdefault(ctx.job_id, next(tick))
             try:
-                if plan.blocking:
+                if plan.steps:
                     for step in range(3):
                         if ctx.cancel.cancelled:
                             raise CancelledError(ctx.cancel.reason, partial=f"{step}/3 steps")
@@ -130,12 +131,10 @@ async def test_ten_thousand_jobs_all_end_and_the_counts_add_up(
             plan = Plan(
                 behaviour=rng.choice(BEHAVIOURS),
                 resources=frozenset(rng.sample(RESOURCES, k=rng.choice((0, 0, 1, 1, 2)))),
-                blocking=rng.random() < 0.2,
+                steps=rng.random() < 0.2,
                 after=after,
             )
-            job = FunctionJob(
-                plan.behaviour, body(plan), resources=plan.resources, blocking=plan.blocking
-            )
+            job = FunctionJob(plan.behaviour, body(plan), resources=plan.resources)
             job_id = queue.submit(job, priority=rng.randint(0, 3), after=after)
             ids.append(job_id)
             plans[job_id] = plan

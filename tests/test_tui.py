@@ -387,16 +387,25 @@ async def test_the_tuis_scans_run_in_a_child_process(
     thread of the TUI's process would hold the GIL and stall the event loop, and a process
     pool cannot be started from inside a running Textual app ("bad value(s) in
     fds_to_keep"). ``r`` announces its outcome; the start-up scan is quiet."""
+    from ticketflow.jobs.runners import IsolatedRunner
     from ticketflow.jobs.scan import ScanJob
+    from ticketflow.jobs.work import Work
 
     submitted: list[object] = []
     original = TicketflowApp.submit
+    isolated: list[str] = []
+    run_isolated = IsolatedRunner.run
 
     def record(self: TicketflowApp, job: object, **kwargs: object) -> object:
         submitted.append(job)
         return original(self, job, **kwargs)  # type: ignore[arg-type]
 
+    def record_isolated(self: IsolatedRunner, work: Work, *args: object) -> object:
+        isolated.append(work.kind)
+        return run_isolated(self, work, *args)  # type: ignore[arg-type]
+
     monkeypatch.setattr(TicketflowApp, "submit", record)
+    monkeypatch.setattr(IsolatedRunner, "run", record_isolated)
     app = create_app(filled)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -411,7 +420,7 @@ async def test_the_tuis_scans_run_in_a_child_process(
             "scan: " + bar.last.message
         ]
     scans = [job for job in submitted if isinstance(job, ScanJob)]
-    assert len(scans) == 2 and all(scan.isolated for scan in scans)
+    assert len(scans) == 2 and isolated == ["scan", "scan"]  # both ran in a child
 
 
 async def test_start_up_paints_the_cached_list_then_the_scan_updates_it(
@@ -735,3 +744,80 @@ async def test_a_burst_of_list_keys_runs_in_order(filled: TicketStore) -> None:
         dialog = app.screen
         assert isinstance(dialog, CloseTicketScreen)
         assert dialog.ticket_id == filled.get("alpha").id
+
+
+async def test_the_jobs_screen_reads_the_history_on_open_and_when_a_job_ends(
+    filled: TicketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress updates a row from the values in memory; the history file (SQLite) is read
+    when the screen opens and when a job ends, not once per progress value."""
+    import threading
+
+    from textual.widgets import DataTable
+
+    from ticketflow.jobs import FunctionJob, JobContext
+    from ticketflow.tui.screens import jobs as jobs_screen
+
+    reads: list[int] = []
+    load = jobs_screen.load_history
+
+    def counting(*args: object, **kwargs: object) -> object:
+        reads.append(1)
+        return load(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs_screen, "load_history", counting)
+    done = threading.Event()
+
+    def chatty(ctx: JobContext) -> str:
+        for n in range(1, 6):
+            ctx.progress(n, 5, f"step {n}")
+            done.wait(0.05)
+        done.wait(30)
+        return "finished"
+
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("J")
+        assert isinstance(app.screen, JobsScreen) and len(reads) == 1
+        job_id = app.submit(FunctionJob("chatty", chatty))
+        table = app.screen.query_one(DataTable)
+        key = f"live-{job_id}"
+        await wait_until(pilot, lambda: key in table.rows and table.get_row(key)[3] == "5/5")
+        assert table.get_row(key)[2] == "running" and str(table.get_row(key)[4]) == "step 5"
+        assert len(reads) == 1  # every update so far came from memory
+        done.set()
+        await wait_until(pilot, lambda: table.get_row(key)[2] == "completed")
+        assert len(reads) == 2  # the job ended: the history is read once more
+
+
+async def test_ticket_actions_run_through_the_apps_runner_in_a_child(
+    filled: TicketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """n, s, c and o go through the isolated runner, as the jobs do: the store's action and
+    its commit happen in a child process, never holding the interface's GIL."""
+    from ticketflow.jobs.runners import IsolatedRunner
+    from ticketflow.jobs.work import Work
+
+    kinds: list[str] = []
+    run = IsolatedRunner.run
+
+    def record(self: IsolatedRunner, work: Work, *args: object) -> object:
+        kinds.append(work.kind)
+        return run(self, work, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IsolatedRunner, "run", record)
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n", *"via-child", "enter")
+        await settle(app, pilot)
+        await pilot.press("s")
+        await settle(app, pilot)
+        await pilot.press("c", *"shipped", "enter")
+        await settle(app, pilot)
+        await pilot.press("o")
+        await settle(app, pilot)
+    assert [k for k in kinds if k != "scan"] == ["new", "start", "close", "reopen"]
+    ticket = filled.get("via-child")
+    assert ticket.status is Status.DOING and ticket.closure_reason is None

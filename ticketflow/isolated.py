@@ -1,18 +1,23 @@
-"""Jobs in a process of their own: the TUI's scans, pulls and pushes.
+"""Work in a process of their own: the TUI's scans, pulls, pushes and ticket actions.
 
 Why: the TUI's event loop shares the GIL with the job threads of its process. Parsing a
 hundred thousand files is Python work that holds the GIL; most of pygit2's calls (a checkout,
-a diff, reading the index: 0.1-0.5 s each on a 100,000-ticket repository) hold it too. In a
-thread of the TUI's process they stall every frame for as long. In a child process the
-TUI's process has nothing to compete with, and the child runs at a lower priority
+a diff, reading the index, a commit: 0.1-0.5 s each on a 100,000-ticket repository) hold it
+too. In a thread of the TUI's process they stall every frame for as long. In a child process
+the TUI's process has nothing to compete with, and the child runs at a lower priority
 (``NICENESS``), so on a busy machine the interface still gets the CPU first. (A process pool
-also cannot be started from inside a running Textual app; the child may start one.)
+also cannot be started from inside a running Textual app; the child may start one.) The
+parent side is ``jobs.runners.ISOLATED``.
 
-``python -m ticketflow.isolated KIND ROOT [OPTIONS-JSON]`` with KIND ``scan``, ``pull`` or
-``push`` runs the same core function the in-process job runs, and writes one JSON object per
+``python -m ticketflow.isolated KIND ROOT [OPTIONS-JSON]`` with a KIND of the
+``jobs.work.KINDS`` table (``scan``, ``pull``, ``push``, ``new``, ``start``, ``close``,
+``reopen``) runs the same entry the in-process runner runs, and writes one JSON object per
 line on its standard output:
 
-- ``{"progress": [current, total, message]}``, at most every ``PROGRESS_INTERVAL`` seconds;
+- ``{"progress": [current, total, message]}``: the latest value, written as soon as the
+  previous line is out (a value that comes while one is being written replaces the one
+  waiting; nothing here is held back for time: the job queue's ``progress_interval`` is
+  the one throttle on the way to the screen);
 - then exactly one of ``{"result": <the result's to_json()>}``,
   ``{"cancelled": <partial or null>, "message": ...}`` or the error's
   ``to_dict(transport=True)`` (``{"error": {...}, "class": ..., ...}``, see ``errors``).
@@ -56,15 +61,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from ticketflow.cancel import CancelToken, ProgressCallback
-from ticketflow.errors import CancelledError, TicketflowError, UsageError
+from ticketflow.errors import CancelledError, TicketflowError
 from ticketflow.git.transfer import SocketCounter, TransferWatch, remove_scratch
 from ticketflow.redact import redact_text
 
 NICENESS = 5
 """How much lower the child's scheduling priority is than the interface's."""
-PROGRESS_INTERVAL = 0.05
 POLL = 0.02
-"""How often the parent looks at its cancel token while the child is quiet (seconds)."""
+"""How often the parent looks at its cancel token while the child is quiet (seconds); a
+line from the child is read as soon as it comes, so this is no throttle on progress."""
 STOP_GRACE = 10.0
 """After a cancel, how long a scan child may take to stop before it is killed (seconds).
 It stops within one chunk of files; the kill is for a child that hangs. Transfer children
@@ -72,6 +77,8 @@ are never killed: they end themselves (module text)."""
 WATCHDOG_INTERVAL = 0.1
 """How often the child's watchdog looks at the low-speed rule (seconds)."""
 TRANSFERS = frozenset({"pull", "push"})
+PROGRESS_LINE = b'{"progress": '
+"""How every progress line the child writes begins (``json.dumps``' own spacing)."""
 
 
 # --- the child ------------------------------------------------------------------------------
@@ -81,31 +88,11 @@ def _work(
     kind: str, root: Path, options: dict[str, Any], watch: TransferWatch
 ) -> Callable[..., Any]:
     """The core function behind ``kind``, taking ``progress`` and ``cancel``."""
+    from ticketflow.jobs.work import kind_of
     from ticketflow.store import TicketStore
 
     store = TicketStore.open(root)
-    if kind == "scan":
-        from ticketflow.index import TicketIndex
-
-        return TicketIndex.open(store).scan
-    if kind == "pull":
-        from ticketflow.git.pull import pull
-
-        return partial(
-            pull,
-            store.root,
-            store.config,
-            remote_name=options.get("remote"),
-            strategy=options.get("strategy"),
-            watch=watch,
-        )
-    if kind == "push":
-        from ticketflow.git.transport import push
-
-        return partial(
-            push, store.root, store.config, remote_name=options.get("remote"), watch=watch
-        )
-    raise UsageError(f"unknown isolated job kind: {kind}")
+    return partial(kind_of(kind).call, store, options, watch=watch)
 
 
 def child_main(argv: list[str]) -> int:
@@ -157,36 +144,36 @@ def child_main(argv: list[str]) -> int:
             line = b""
         stop("cancelled" if line else "the parent process is gone")
 
-    progress_lock = threading.Lock()
-    last = 0.0
-    pending: list[Any] | None = None
+    latest: list[Any] | None = None
+    waiting = threading.Event()
+    taking = threading.Lock()
+    """Held from taking a value to having written it, so lines never go out of order."""
 
     def progress(current: int, total: int | None, message: str) -> None:
-        """At most one line per ``PROGRESS_INTERVAL``; a value that came sooner is kept and
-        sent later (by the watchdog), so the last state is never stranded."""
-        nonlocal last, pending
-        with progress_lock:
-            now = time.monotonic()
-            if now - last >= PROGRESS_INTERVAL or (total is not None and current >= total):
-                last, pending = now, None
-                emit({"progress": [current, total, message]})
-            else:
-                pending = [current, total, message]
+        """Park the value for the writer: the work never waits for the pipe (a parent
+        reading slowly fills it), and a value parked while one is written replaces it."""
+        nonlocal latest
+        latest = [current, total, message]
+        waiting.set()
 
-    def flush_progress() -> None:
-        nonlocal last, pending
-        with progress_lock:
-            if pending is not None and time.monotonic() - last >= PROGRESS_INTERVAL:
-                emit({"progress": pending})
-                last, pending = time.monotonic(), None
+    def send_latest() -> None:
+        nonlocal latest
+        with taking:
+            value, latest = latest, None
+            if value is not None:
+                emit({"progress": value})
+
+    def write_progress() -> None:
+        while True:
+            waiting.wait()
+            waiting.clear()
+            send_latest()
 
     def watchdog() -> None:
         """The low-speed rule, also when libgit2 calls back nothing; between libgit2's
-        reports the kernel's socket counters tell whether bytes still flow. And the
-        progress value the throttle held back."""
+        reports the kernel's socket counters tell whether bytes still flow."""
         while True:
             time.sleep(WATCHDOG_INTERVAL)
-            flush_progress()
             watch.poll()
             stalled = watch.stall()
             if stalled is not None:
@@ -194,6 +181,7 @@ def child_main(argv: list[str]) -> int:
                 watch.abandon(partial(end, final))
 
     threading.Thread(target=listen, daemon=True, name="cancel-listener").start()
+    threading.Thread(target=write_progress, daemon=True, name="progress-writer").start()
     threading.Thread(target=watchdog, daemon=True, name="stall-watchdog").start()
     with contextlib.suppress(OSError, AttributeError):
         os.nice(NICENESS)
@@ -203,23 +191,24 @@ def child_main(argv: list[str]) -> int:
         options = json.loads(argv[2]) if len(argv) > 2 else {}
         result = _work(kind, root, options, watch)(progress=progress, cancel=token)
     except CancelledError as exc:
+        send_latest()  # a value parked but not yet written goes before the last line
         emit(_cancelled_json(exc))
     except TicketflowError as exc:
+        send_latest()
         if token.cancelled:  # e.g. a signal made libgit2's read fail: still a cancel
             emit({"cancelled": None, "message": token.reason})
         else:
             emit(exc.to_dict(transport=True))
     else:
+        send_latest()
         emit({"result": result.to_json()})
     return 0
 
 
 def _cancelled_json(exc: CancelledError) -> dict[str, Any]:
-    """``{"cancelled": partial, "message": ...}``: the message without " after <partial>",
-    which ``CancelledError`` adds again on the parent's side."""
-    suffix = f" after {exc.partial}" if exc.partial else ""
-    message = exc.message.removesuffix(suffix) if suffix else exc.message
-    return {"cancelled": exc.partial, "message": message}
+    """``{"cancelled": partial, "message": reason}``; the parent builds the same
+    ``CancelledError`` again from them (which adds " after <partial>" itself)."""
+    return {"cancelled": exc.partial, "message": exc.reason}
 
 
 def _command(kind: str, root: Path, options: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
@@ -329,7 +318,12 @@ def _follow(
                 return final
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
-            for line in lines:
+            newest = max(
+                (n for n, line in enumerate(lines) if line.startswith(PROGRESS_LINE)), default=-1
+            )
+            for n, line in enumerate(lines):
+                if n < newest and line.startswith(PROGRESS_LINE):
+                    continue  # a later value in this read replaces it: no need to parse it
                 try:
                     message = json.loads(line)
                 except ValueError:

@@ -149,9 +149,10 @@ class _Callbacks(pygit2.RemoteCallbacks):
         return CancelledError(f"{what} cancelled", partial=f"{done} objects")
 
     def _report(self, phase: str, current: int, total: int | None, message: str) -> None:
-        """Every value goes on: the listeners coalesce (the job queue keeps the latest per
-        job, the isolated child sends a held-back one later). Dropping one here would strand
-        it when no callback follows (a burst of objects, then a stalled server)."""
+        """Every value goes on: the listeners coalesce (the isolated child writes only the
+        latest, the job queue publishes the latest per job at most every progress_interval).
+        Dropping one here would strand it when no callback follows (a burst of objects, then a
+        stalled server)."""
         self.progress(current, total, message)
 
     def _checks(self) -> None:

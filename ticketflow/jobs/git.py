@@ -1,12 +1,12 @@
 """The git jobs: pull, push, and sync (a pull, then a push that runs after it).
 
 Each holds the ``repo`` resource, so two of them never run at once, while a scan may run
-beside them. They call ``ticketflow.git`` with the job's progress callback and cancel token, so a
-cancel stops the transfer inside libgit2. With ``isolated=True`` the same call runs in a
-child process (``ticketflow.isolated``): the choice of the TUI (pygit2's checkout, diff and
-index calls hold the GIL for tenths of a second on a large repository) and of the CLI's
-pull, push and sync, because only there can a transfer stuck in a blocking read be
-abandoned at once (a cancel, the low-speed rule).
+beside them. They describe their work (``jobs.work``: the ``ticketflow.git`` call with the job's
+progress callback and cancel token, so a cancel stops the transfer inside libgit2); the
+runner runs it. ``isolated=True`` names the isolated runner for this job whatever the
+queue's is: the CLI's pull, push and sync, because only in a child can a transfer stuck in
+a blocking read be abandoned at once (a cancel, the low-speed rule), while its scan stays
+in its process. The TUI's queue runs everything isolated and passes nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ticketflow.config import Config
-from ticketflow.git.results import PullResult, PushResult, describe_changes
-from ticketflow.jobs.job import FunctionJob, JobContext, JobId
+from ticketflow.git.results import PullResult, describe_changes
+from ticketflow.jobs.job import JobId, WorkJob
 from ticketflow.jobs.queue import JobQueue
+from ticketflow.jobs.runners import ISOLATED
+from ticketflow.jobs.work import Work
 from ticketflow.merge import Strategy
+from ticketflow.store import TicketStore
 
 REPO = "repo"
 
@@ -42,49 +45,26 @@ def pull_job(
     remote: str | None = None,
     strategy: Strategy | None = None,
     isolated: bool = False,
-) -> FunctionJob:
-    def run(ctx: JobContext) -> PullResult:
-        if isolated:  # pygit2 is imported by the child only
-            from ticketflow.isolated import run_isolated
-
-            options = {"remote": remote, "strategy": strategy}
-            data = run_isolated("pull", root, ctx.progress, ctx.cancel, options)
-            return PullResult.from_json(data)
-        from ticketflow.git.pull import pull
-
-        return pull(
-            root,
-            config,
-            remote_name=remote,
-            strategy=strategy,
-            progress=ctx.progress,
-            cancel=ctx.cancel,
-        )
-
-    return FunctionJob(
-        "pull",
-        run,
+) -> WorkJob:
+    arguments: dict[str, object] = {"remote": remote, "strategy": strategy}
+    return WorkJob(
+        Work("pull", TicketStore(root, config), {"remote": remote, "strategy": strategy}),
         resources={REPO},
-        arguments={"remote": remote, "strategy": strategy},
+        arguments=arguments,
+        runner=ISOLATED if isolated else None,
         summarize=_summary,
     )
 
 
 def push_job(
     root: Path, config: Config, *, remote: str | None = None, isolated: bool = False
-) -> FunctionJob:
-    def run(ctx: JobContext) -> PushResult:
-        if isolated:
-            from ticketflow.isolated import run_isolated
-
-            data = run_isolated("push", root, ctx.progress, ctx.cancel, {"remote": remote})
-            return PushResult.from_json(data)
-        from ticketflow.git.transport import push
-
-        return push(root, config, remote_name=remote, progress=ctx.progress, cancel=ctx.cancel)
-
-    return FunctionJob(
-        "push", run, resources={REPO}, arguments={"remote": remote}, summarize=_summary
+) -> WorkJob:
+    return WorkJob(
+        Work("push", TicketStore(root, config), {"remote": remote}),
+        resources={REPO},
+        arguments={"remote": remote},
+        runner=ISOLATED if isolated else None,
+        summarize=_summary,
     )
 
 

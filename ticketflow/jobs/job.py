@@ -4,19 +4,22 @@ A job is a description (its kind, the resources it holds, its arguments for the 
 plus one ``run(ctx)``. ``run`` is plain blocking code executed in a worker thread, because
 the real work (pygit2 transfers, parsing files) blocks; it reports through
 ``ctx.progress`` and stops when ``ctx.cancel`` is set, so it never needs to know about
-asyncio. Jobs whose ``run`` is instant or asynchronous declare ``blocking = False`` and are
-called on the event loop instead, which spares a thread hand-off per job.
+asyncio. Every job runs in a worker thread: no job of ticketflow's is instant, so the queue
+has one way to run work and one way to cancel it.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import NewType
+from typing import TYPE_CHECKING, NewType
 
 from ticketflow.cancel import CancelToken, ProgressCallback
 from ticketflow.jobs.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from ticketflow.jobs.runners import Runner
+    from ticketflow.jobs.work import Work
 
 JobId = NewType("JobId", int)
 """A job's number in its queue: issued in submit order, never reused by that queue."""
@@ -29,7 +32,8 @@ class JobContext:
     ``progress`` may be called from the worker thread as often as the work likes: it only
     records the latest value and never blocks (the queue publishes it on the event loop).
     ``cancel`` is shared by every attempt of the job, so a cancel during a retry delay also
-    stops the next attempt.
+    stops the next attempt. ``runner`` is where the job's ``Work`` runs: the job's own
+    ``runner`` if it names one, else the queue's (``jobs.runners``).
     """
 
     job_id: JobId
@@ -40,6 +44,7 @@ class JobContext:
     """The most attempts this job may make (from its retry policy)."""
     cancel: CancelToken
     progress: ProgressCallback
+    runner: Runner
 
 
 class Job:
@@ -47,15 +52,13 @@ class Job:
 
     ``resources``: names of what the job needs alone; two jobs sharing a name never run at
     the same time (pull and push both hold ``"repo"``; a scan does not, so it runs beside
-    them). ``blocking``: False only when ``run`` returns at once or returns an awaitable;
-    such jobs run on the event loop and must never block it. ``retry``: None means the
-    queue's policy.
+    them). ``retry``: None means the queue's policy. ``runner``: None means the queue's.
     """
 
     kind: str = "job"
     resources: frozenset[str] = frozenset()
-    blocking: bool = True
     retry: RetryPolicy | None = None
+    runner: Runner | None = None
 
     def arguments(self) -> dict[str, object]:
         """What the job was asked to do, JSON-able, for the history and ``ticketflow jobs``."""
@@ -87,8 +90,7 @@ class FunctionJob(Job):
         FunctionJob("pull", lambda ctx: pull(root, progress=ctx.progress,
                     cancel=ctx.cancel), resources={"repo"}, arguments={"remote": "origin"})
 
-    A coroutine function is awaited on the event loop (``blocking`` becomes False); any
-    other function runs in a worker thread unless ``blocking=False`` says it is instant.
+    The function runs in a worker thread, like every job's ``run``.
     """
 
     def __init__(
@@ -98,7 +100,6 @@ class FunctionJob(Job):
         *,
         resources: Iterable[str] = (),
         arguments: Mapping[str, object] | None = None,
-        blocking: bool | None = None,
         retry: RetryPolicy | None = None,
         summarize: Callable[[object], str | None] | None = None,
     ) -> None:
@@ -106,7 +107,6 @@ class FunctionJob(Job):
         self.fn = fn
         self.resources = frozenset(resources)
         self._arguments = dict(arguments or {})
-        self.blocking = not inspect.iscoroutinefunction(fn) if blocking is None else blocking
         self.retry = retry
         self._summarize = summarize
 
@@ -115,6 +115,42 @@ class FunctionJob(Job):
 
     def run(self, ctx: JobContext) -> object:
         return self.fn(ctx)
+
+    def summarize(self, result: object) -> str | None:
+        if self._summarize is not None:
+            return self._summarize(result)
+        return super().summarize(result)
+
+
+class WorkJob(Job):
+    """A job that describes its work (``jobs.work.Work``) and leaves the running to
+    ``ctx.runner``: the pull, push and scan jobs.
+
+    ``runner`` names this job's runner instead of the queue's; the CLI's pull, push and sync
+    pass ``isolated=True`` to their factories for it, while its scan runs in its process.
+    """
+
+    def __init__(
+        self,
+        work: Work,
+        *,
+        resources: Iterable[str] = (),
+        arguments: Mapping[str, object] | None = None,
+        runner: Runner | None = None,
+        summarize: Callable[[object], str | None] | None = None,
+    ) -> None:
+        self.work = work
+        self.kind = work.kind
+        self.resources = frozenset(resources)
+        self._arguments = dict(arguments or {})
+        self.runner = runner
+        self._summarize = summarize
+
+    def arguments(self) -> dict[str, object]:
+        return dict(self._arguments)
+
+    def run(self, ctx: JobContext) -> object:
+        return ctx.runner.run(self.work, ctx.progress, ctx.cancel)
 
     def summarize(self, result: object) -> str | None:
         if self._summarize is not None:

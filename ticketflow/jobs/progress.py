@@ -143,18 +143,6 @@ class Subscription:
                 self.close(keep_pending=True)
         return progress
 
-    def drain(self) -> list[JobProgress]:
-        """Everything unread right now, oldest job first, without waiting."""
-        values = [self._pending[job_id] for job_id in self._order]
-        self._pending.clear()
-        self._order.clear()
-        remaining = self._remaining
-        if remaining is not None:
-            remaining.difference_update(p.job_id for p in values if p.status in TERMINAL)
-            if not remaining:
-                self.close()
-        return values
-
     def close(self, *, keep_pending: bool = False) -> None:
         """Stop receiving; iteration ends once pending values are read (or at once)."""
         detach, self._detach = self._detach, None

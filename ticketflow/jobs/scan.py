@@ -7,8 +7,10 @@ was parsed so far stays in the index.
 
 from __future__ import annotations
 
-from ticketflow.index import ScanResult, TicketIndex
-from ticketflow.jobs.job import Job, JobContext
+from ticketflow.index import ScanResult
+from ticketflow.jobs.job import WorkJob
+from ticketflow.jobs.runners import ISOLATED
+from ticketflow.jobs.work import Work
 from ticketflow.store import TicketStore
 
 __all__ = ["IN_PROCESS", "ScanJob", "ScanResult"]
@@ -17,31 +19,25 @@ IN_PROCESS = 2**62
 """``pool_min_files`` that keeps parsing in this process, whatever the number of files."""
 
 
-class ScanJob(Job):
+class ScanJob(WorkJob):
     """Scan ``store``'s tickets through its index; the result is the lint ``ScanResult``.
 
-    ``isolated``: run the scan in a child process (``ticketflow.isolated``), so that
-    parsing never competes with this process's event loop for the GIL (the TUI's choice).
+    It runs where the queue's runner says (the TUI's: a child process, so that parsing never
+    competes with its event loop for the GIL); ``isolated=True`` names the isolated runner
+    for this job alone.
     """
 
     kind = "scan"
     resources = frozenset({"scan"})
 
     def __init__(self, store: TicketStore, *, isolated: bool = False) -> None:
+        super().__init__(
+            Work("scan", store),
+            resources=self.resources,
+            arguments={"root": str(store.root)},
+            runner=ISOLATED if isolated else None,
+        )
         self.store = store
-        self.isolated = isolated
-
-    def arguments(self) -> dict[str, object]:
-        return {"root": str(self.store.root)}
-
-    def run(self, ctx: JobContext) -> ScanResult:
-        if self.isolated:
-            from ticketflow.isolated import run_isolated
-
-            data = run_isolated("scan", self.store.root, ctx.progress, ctx.cancel)
-            return ScanResult.from_json(data)
-        index = TicketIndex.open(self.store)
-        return index.scan(progress=ctx.progress, cancel=ctx.cancel)
 
     def summarize(self, result: object) -> str | None:
         if isinstance(result, ScanResult):

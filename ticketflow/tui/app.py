@@ -3,10 +3,13 @@
 ``create_app`` is the one factory the CLI and the tests use.
 
 Loading: the list is painted from the index as the cache holds it (``cached_summaries``, no
-file is looked at), then a scan job checks the files in a child process (``ScanJob(
-isolated=True)``: the parsing never competes with the event loop for the GIL) and the list is
-read again only if the scan changed something. A pull, a ticket action, ``r`` and changes
-seen in the status folders all go the same way: scan, then reload.
+file is looked at), then a scan job checks the files and the list is read again only if the
+scan changed something. A pull, a ticket action, ``r`` and changes seen in the status
+folders all go the same way: scan, then reload.
+
+Where work runs is chosen here, once: the app's queue and its ticket actions use the
+isolated runner (``jobs.runners.ISOLATED``), so parsing and pygit2 never compete with the
+event loop for the GIL.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from textual.notifications import SeverityLevel
 from ticketflow.errors import TicketflowError
 from ticketflow.index import CacheState, ScanResult, Summary, SummaryList
 from ticketflow.jobs import Job, JobId, JobProgress, JobQueue, JobSettings, JobStatus
+from ticketflow.jobs.runners import ISOLATED, Runner
 from ticketflow.model import Status, Ticket
 from ticketflow.store import TicketFile, TicketStore
 from ticketflow.textsafe import visible
@@ -128,6 +132,8 @@ class TicketflowApp(App[None]):
         self.jobs_board = JobBoard(clock)
         """What every screen's status bar shows (one board, a bar per screen)."""
         self.queue: JobQueue | None = queue
+        self.runner: Runner = queue.runner if queue is not None else ISOLATED
+        """Where the queue's jobs and the ticket actions run (a given queue brings its own)."""
         self.main = MainScreen()
         self.problems: list[str] = []
         self.settings = JobSettings.from_config(store.config)  # a bad jobs: section fails here
@@ -140,11 +146,11 @@ class TicketflowApp(App[None]):
         self._scans_seen: set[JobId] = set()
         self._folders: tuple[int, ...] = ()
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self.sub_title = f"{visible(self.store.root.name)}: loading tickets..."
         if self.queue is None:
-            self.queue = JobQueue.for_repo(self.store.root, self.settings)
-        await self.queue.__aenter__()
+            self.queue = JobQueue.for_repo(self.store.root, self.settings, runner=self.runner)
+        self.queue.start()  # shutdown() on quit or unmount is its stop
         self.run_worker(pump_progress(self.queue, self), group="bridge", exit_on_error=False)
         self.set_interval(0.1, self._tick)
         self._folders = self._folder_stamp()
@@ -205,7 +211,7 @@ class TicketflowApp(App[None]):
         progress = message.progress
         self.show_job(progress, quiet=self._is_quiet(progress))
         if isinstance(self.screen, JobsScreen):
-            self.screen.refill()
+            self.screen.show_progress(progress)
         if not progress.is_terminal:
             if (
                 progress.kind == "scan"
@@ -237,8 +243,8 @@ class TicketflowApp(App[None]):
         return progress.kind == "scan" and progress.job_id not in self._scan_announced
 
     def request_scan(self, *, keep: str | None = None, announce: bool = False) -> None:
-        """Check the ticket files in the background (a scan job in a child process); the
-        list is read again afterwards if anything changed. A scan that is still waiting
+        """Check the ticket files in the background (a scan job, run by the app's runner);
+        the list is read again afterwards if anything changed. A scan that is still waiting
         to start covers this request too (it has not looked at the files yet)."""
         from ticketflow.jobs.scan import ScanJob
 
@@ -254,7 +260,7 @@ class TicketflowApp(App[None]):
             if announce:
                 self._scan_announced.add(queued)
             return
-        job_id = self.submit(ScanJob(self.store, isolated=True))
+        job_id = self.submit(ScanJob(self.store))
         if job_id is not None:
             self._scan_queued = job_id
             if announce:

@@ -1,4 +1,9 @@
-"""The jobs screen: what runs, what waits, and the history; ``x`` cancels the selected job."""
+"""The jobs screen: what runs, what waits, and the history; ``x`` cancels the selected job.
+
+This session's jobs come from the queue (in memory); earlier ones from the history file,
+read when the screen opens and again when a job ends, never on a progress update: a pull
+reports many times a second, and each read is a SQLite query on the event loop.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import ColumnKey
 
-from ticketflow.jobs import JobId, JobStatus, load_history
+from ticketflow.jobs import JobId, JobProgress, JobStatus, load_history
 from ticketflow.textsafe import one_line
-from ticketflow.tui.messages import JobUpdate
 
 if TYPE_CHECKING:
     from ticketflow.tui.app import TicketflowApp
@@ -22,6 +27,17 @@ def _cell(text: str) -> Text:
     """A message cell: a job's message may quote a remote or a ticket file, so it is plain
     text (a ``str`` cell would be read as markup) with its control characters escaped."""
     return Text(one_line(text))
+
+
+Row = tuple[str, str, str, str, Text]
+"""ID, kind, status, progress, message."""
+
+
+def _live_row(p: JobProgress) -> Row:
+    status = "cancelling" if p.cancelling else p.status.value
+    count = f"{p.current}/{p.total}" if p.total else (str(p.current) if p.current else "")
+    message = p.message.splitlines()[0] if p.message else ""
+    return (str(p.job_id), p.kind, status, count, _cell(message))
 
 
 class JobsScreen(Screen[None]):
@@ -48,44 +64,63 @@ class JobsScreen(Screen[None]):
         assert isinstance(self.app, TicketflowApp)
         return self.app
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._past: list[tuple[str, Row]] = []
+        """Earlier sessions' jobs from the history file: (row key, row)."""
+        self._columns: list[ColumnKey] = []
+
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("ID", "Kind", "Status", "Progress", "Message")
+        self._columns = list(table.add_columns("ID", "Kind", "Status", "Progress", "Message"))
+        self._read_history()
         self.refill()
         table.focus()
 
-    def refill(self) -> None:
-        table = self.query_one(DataTable)
-        selected = table.cursor_row
-        table.clear()
-        shown: set[str] = set()
-        queue = self.tf_app.queue
-        session = queue.jobs() if queue is not None else []
-        session.sort(key=lambda p: (p.is_terminal, -int(p.job_id)))  # active first, newest
-        for p in session:
-            status = "cancelling" if p.cancelling else p.status.value
-            count = f"{p.current}/{p.total}" if p.total else (str(p.current) if p.current else "")
-            message = p.message.splitlines()[0] if p.message else ""
-            table.add_row(
-                str(p.job_id), p.kind, status, count, _cell(message), key=f"live-{p.job_id}"
-            )
-            shown.add(str(p.job_id))
+    def _read_history(self) -> None:
         started = self.tf_app.started_at
+        past: list[tuple[str, Row]] = []
         for entry in load_history(self.tf_app.store.root, limit=100):
             if str(entry.get("submitted_at") or "") >= started:
-                continue  # this session's jobs are listed above
+                continue  # this session's jobs are listed from the queue
             error = entry.get("error")
             raw = error.get("message", "") if isinstance(error, dict) else entry.get("result")
             text = str(raw or "")
             message = text.splitlines()[0] if text else ""
-            table.add_row(
+            row: Row = (
                 "-",
                 str(entry.get("kind")),
                 str(entry.get("status")),
                 f"{entry.get('duration') or 0:.1f} s",
                 _cell(message),
-                key=f"past-{entry.get('id')}",
             )
+            past.append((f"past-{entry.get('id')}", row))
+        self._past = past
+
+    def show_progress(self, progress: JobProgress) -> None:
+        """A job's new state (the app passes each one on): its row is updated in place; a
+        job that ended moves below the active ones, and the history is read again then."""
+        table = self.query_one(DataTable)
+        key = f"live-{progress.job_id}"
+        if progress.is_terminal or key not in table.rows:
+            if progress.is_terminal:
+                self._read_history()
+            self.refill()
+            return
+        for column, value in zip(self._columns, _live_row(progress), strict=True):
+            table.update_cell(key, column, value, update_width=True)
+
+    def refill(self) -> None:
+        table = self.query_one(DataTable)
+        selected = table.cursor_row
+        table.clear()
+        queue = self.tf_app.queue
+        session = queue.jobs() if queue is not None else []
+        session.sort(key=lambda p: (p.is_terminal, -int(p.job_id)))  # active first, newest
+        for p in session:
+            table.add_row(*_live_row(p), key=f"live-{p.job_id}")
+        for key, row in self._past:
+            table.add_row(*row, key=key)
         if table.row_count:
             table.move_cursor(row=min(selected, table.row_count - 1))
         title = self.query_one("#jobs-title", Static)
@@ -94,9 +129,6 @@ class JobsScreen(Screen[None]):
             if table.row_count
             else "No jobs yet: p pulls, P pushes, S syncs, r rescans"
         )
-
-    def on_job_update(self, message: JobUpdate) -> None:
-        self.refill()
 
     def action_cancel_job(self) -> None:
         table = self.query_one(DataTable)

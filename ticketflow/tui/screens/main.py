@@ -2,16 +2,18 @@
 
 The list holds ``Summary`` rows from the index (no ``Ticket`` objects: 100,000 of them load
 in a fraction of a second); the detail reads the ticket's file when it is shown. Ticket actions
-run in thread workers (a start may create a worktree and run init commands), report failures
-as notifications with the error's hint, and refresh the list afterwards (a background scan,
-then the list from the index).
+(new, start, close, reopen) are work for the app's runner (``jobs.actions``: in the TUI a
+child process does the store's action and its commit, which would otherwise hold the GIL
+of the interface's process), called from thread workers (a start may create a worktree and
+run init commands); they report failures as notifications with the error's hint, and
+refresh the list afterwards (a background scan, then the list from the index).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
@@ -324,21 +326,21 @@ class MainScreen(Screen[None]):
         from ticketflow.jobs.git import pull_job
 
         store = self.tf_app.store
-        self.tf_app.submit(pull_job(store.root, store.config, isolated=True))
+        self.tf_app.submit(pull_job(store.root, store.config))
 
     def action_push(self) -> None:
         from ticketflow.jobs.git import push_job
 
         store = self.tf_app.store
-        self.tf_app.submit(push_job(store.root, store.config, isolated=True))
+        self.tf_app.submit(push_job(store.root, store.config))
 
     def action_sync(self) -> None:
-        from ticketflow.jobs.git import pull_job, push_job
+        from ticketflow.jobs.git import submit_sync
 
         store = self.tf_app.store
-        pulled = self.tf_app.submit(pull_job(store.root, store.config, isolated=True))
-        if pulled is not None:
-            self.tf_app.submit(push_job(store.root, store.config, isolated=True), after=(pulled,))
+        queue = self.tf_app.queue
+        if queue is not None and not queue.closed:
+            submit_sync(queue, store.root, store.config)
 
     def action_rescan(self) -> None:
         self.tf_app.request_scan(announce=True)
@@ -366,34 +368,19 @@ class MainScreen(Screen[None]):
         def created(request: NewTicketRequest | None) -> None:
             if request is None:
                 return
-            self._mutate(
-                "created",
-                lambda: (
-                    self.tf_app.store.create(
-                        request.slug,
-                        description=request.description,
-                        priority=request.priority,
-                        parent=request.parent,
-                    ).id
-                ),
-            )
+            options = {
+                "slug": request.slug,
+                "description": request.description,
+                "priority": request.priority,
+                "parent": request.parent,
+            }
+            self._mutate("created", "new", options)
 
         self.app.push_screen(NewTicketScreen(resolve_parent=self.tf_app.store.resolve), created)
 
     def action_start(self) -> None:
         if (t := self._current()) is not None:
-            self._mutate("started", lambda: self._start(t.id))
-
-    def _start(self, ticket_id: str) -> str:
-        ticket, workspace = self.tf_app.store.start_ticket(ticket_id)
-        if workspace is not None:
-            where = f" in {workspace.worktree}" if workspace.worktree else ""
-            failed = [c.command for c in workspace.commands if not c.ok]
-            note = f"; init commands failed: {', '.join(failed)}" if failed else ""
-            self.app.call_from_thread(
-                self.notify, f"Branch {workspace.branch}{where}{note}", timeout=8
-            )
-        return ticket.id
+            self._mutate("started", "start", {"ref": t.id})
 
     def action_close_ticket(self) -> None:
         t = self._current()
@@ -405,25 +392,13 @@ class MainScreen(Screen[None]):
 
         def chosen(reason: str | None) -> None:
             if reason is not None:
-                self._mutate("closed", lambda: self._close(t.id, reason or None))
+                self._mutate("closed", "close", {"ref": t.id, "reason": reason or None})
 
         self.app.push_screen(CloseTicketScreen(t.id, t.status == "todo"), chosen)
 
-    def _close(self, ticket_id: str, reason: str | None) -> str:
-        from ticketflow.worktrees import has_workspace
-
-        ticket = self.tf_app.store.close(ticket_id, reason=reason)
-        if has_workspace(self.tf_app.store.root, ticket.id):
-            self.app.call_from_thread(
-                self.notify,
-                f"Its branch/worktree remain: ticketflow cleanup {ticket.id}",
-                timeout=8,
-            )
-        return ticket.id
-
     def action_reopen(self) -> None:
         if (t := self._current()) is not None:
-            self._mutate("reopened", lambda: self.tf_app.store.reopen(t.id).id)
+            self._mutate("reopened", "reopen", {"ref": t.id})
 
     def action_edit(self) -> None:
         t = self._current()
@@ -471,11 +446,36 @@ class MainScreen(Screen[None]):
             self.tf_app.request_scan(keep=updated.id)
 
     @work(thread=True, exclusive=False, group="mutations")
-    def _mutate(self, verb: str, action: Callable[[], str]) -> None:
+    def _mutate(self, verb: str, kind: str, options: dict[str, object]) -> None:
+        """Run the ticket action ``kind`` through the app's runner, then say what it did."""
+        from ticketflow.cancel import CancelToken
+        from ticketflow.jobs.actions import ActionResult
+        from ticketflow.jobs.work import Work
+
+        work = Work(kind, self.tf_app.store, options)
         try:
-            ticket_id = action()
+            result = self.tf_app.runner.run(work, _no_progress, CancelToken())
         except TicketflowError as exc:
             self.app.call_from_thread(self.tf_app.show_error, exc)
             return
+        assert isinstance(result, ActionResult)
+        ticket_id = result.ticket_id
+        if result.workspace:
+            where = f" in {result.worktree}" if result.worktree else ""
+            failed = result.failed_commands
+            note = f"; init commands failed: {', '.join(failed)}" if failed else ""
+            self.app.call_from_thread(
+                self.notify, f"Branch {result.branch}{where}{note}", timeout=8
+            )
+        if result.workspace_remains:
+            self.app.call_from_thread(
+                self.notify,
+                f"Its branch/worktree remain: ticketflow cleanup {ticket_id}",
+                timeout=8,
+            )
         self.app.call_from_thread(self.notify, f"{verb.capitalize()} {ticket_id}")
         self.app.call_from_thread(lambda: self.tf_app.request_scan(keep=ticket_id))
+
+
+def _no_progress(current: int, total: int | None, message: str) -> None:
+    """A ticket action reports no progress: it is one step."""
