@@ -18,7 +18,7 @@ from ticketflow.cancel import CancelToken
 from ticketflow.errors import TicketflowError
 from ticketflow.git.transport import push
 from ticketflow.isolated import run_isolated
-from ticketflow.jobs import JobQueue
+from ticketflow.jobs import ISOLATED, JobQueue
 from ticketflow.jobs.git import pull_job, push_job
 from ticketflow.merge import FieldConflict
 
@@ -125,11 +125,11 @@ async def test_a_conflict_and_a_rejection_in_the_child_are_their_classes(team: T
     edit_ticket(bob, "shared", priority=1)
     push(team.bob, bob.config)
     edit_ticket(alice, "shared", priority=3)
-    async with JobQueue.for_repo(team.alice) as queue:
+    async with JobQueue.for_repo(team.alice, runner=ISOLATED) as queue:
         with pytest.raises(TicketflowError) as conflict:
-            await queue.wait(queue.submit(pull_job(team.alice, alice.config, isolated=True)))
+            await queue.wait(queue.submit(pull_job(team.alice, alice.config)))
         with pytest.raises(TicketflowError) as rejected:
-            await queue.wait(queue.submit(push_job(team.alice, alice.config, isolated=True)))
+            await queue.wait(queue.submit(push_job(team.alice, alice.config)))
     assert type(conflict.value) is errors.MergeConflictError
     assert conflict.value.conflicts == (FieldConflict(team.ticket.id, "priority", 3, 1),)
     assert type(rejected.value) is errors.PushRejectedError

@@ -11,7 +11,7 @@ from conftest import Cli, Team, edit_ticket, git, snapshot
 from ticketflow.errors import CancelledError, ConflictError, MergeConflictError
 from ticketflow.git.results import PullResult, PushResult
 from ticketflow.git.transport import push
-from ticketflow.jobs import JobProgress, JobQueue, JobStatus, load_history
+from ticketflow.jobs import ISOLATED, JobProgress, JobQueue, JobStatus, load_history
 from ticketflow.jobs.git import pull_job, push_job, submit_sync
 from ticketflow.store import TicketStore
 
@@ -100,13 +100,13 @@ async def test_isolated_pull_and_push_jobs(team: Team) -> None:
     bob = team.store(team.bob)
     bob.create("via-child")
     alice = team.store(team.alice)
-    async with JobQueue.for_repo(team.bob) as queue:
-        pushed = await queue.wait(queue.submit(push_job(team.bob, bob.config, isolated=True)))
+    async with JobQueue.for_repo(team.bob, runner=ISOLATED) as queue:
+        pushed = await queue.wait(queue.submit(push_job(team.bob, bob.config)))
     assert isinstance(pushed, PushResult) and pushed.branch == "main"
     assert git(team.daemon.base / "team.git", "rev-parse", "main").strip() == pushed.commit
     seen: list[JobProgress] = []
-    async with JobQueue.for_repo(team.alice) as queue:
-        job = queue.submit(pull_job(team.alice, alice.config, isolated=True))
+    async with JobQueue.for_repo(team.alice, runner=ISOLATED) as queue:
+        job = queue.submit(pull_job(team.alice, alice.config))
         async for progress in queue.watch(job):
             seen.append(progress)
         result = await queue.wait(job)
@@ -124,11 +124,11 @@ async def test_isolated_errors_are_the_same_errors(team: Team) -> None:
     push(team.bob, bob.config)
     edit_ticket(alice, "shared", priority=3)
     before = snapshot(team.alice)
-    async with JobQueue.for_repo(team.alice) as queue:
+    async with JobQueue.for_repo(team.alice, runner=ISOLATED) as queue:
         with pytest.raises(ConflictError) as conflict:
-            await queue.wait(queue.submit(pull_job(team.alice, alice.config, isolated=True)))
+            await queue.wait(queue.submit(pull_job(team.alice, alice.config)))
         with pytest.raises(ConflictError) as rejected:
-            await queue.wait(queue.submit(push_job(team.alice, alice.config, isolated=True)))
+            await queue.wait(queue.submit(push_job(team.alice, alice.config)))
     assert conflict.value.exit_code == 3
     assert conflict.value.details()["conflicts"] == [
         {"ticket": team.ticket.id, "field": "priority", "ours": 3, "theirs": 1}
@@ -156,8 +156,8 @@ async def test_cancel_an_isolated_pull_mid_fetch(slow_clone: Path) -> None:
     client = slow_clone
     before = snapshot(client)
     store = TicketStore.open(client)
-    async with JobQueue.for_repo(client) as queue:
-        job = queue.submit(pull_job(client, store.config, isolated=True))
+    async with JobQueue.for_repo(client, runner=ISOLATED) as queue:
+        job = queue.submit(pull_job(client, store.config))
         async for progress in queue.watch(job):
             if progress.total and progress.current > 0 and not progress.cancelling:
                 queue.cancel(job)

@@ -35,7 +35,7 @@ from conftest import (
 from ticketflow.config import CONFIG_NAME, default_config_text
 from ticketflow.errors import CancelledError, NetworkError, TransferStalledError
 from ticketflow.git.transfer import LowSpeedRule, SocketCounter, TransferWatch
-from ticketflow.jobs import JobQueue, JobStatus, load_history
+from ticketflow.jobs import ISOLATED, JobQueue, JobStatus, load_history
 from ticketflow.jobs.git import pull_job
 from ticketflow.sandbox import ThrottledRelay
 from ticketflow.store import TicketStore
@@ -412,8 +412,8 @@ async def test_cancelling_an_isolated_pull_ends_it_at_once(stalling: Stalling) -
     before = repo_state(client)
     store = TicketStore.open(client)
     seen: list[str] = []
-    async with JobQueue.for_repo(client) as queue:
-        job = queue.submit(pull_job(client, store.config, isolated=True))
+    async with JobQueue.for_repo(client, runner=ISOLATED) as queue:
+        job = queue.submit(pull_job(client, store.config))
         updates = queue.subscribe()
 
         async def collect() -> None:

@@ -111,14 +111,14 @@ def test_isolated_scan_reports_what_an_in_process_scan_does(corpus_repo: Path) -
 
 
 def test_isolated_scan_job_through_the_queue(corpus_repo: Path) -> None:
-    """``ScanJob(isolated=True)`` returns a real ``ScanResult``."""
+    """A ``ScanJob`` on a queue with the isolated runner returns a real ``ScanResult``."""
     import asyncio
 
-    from ticketflow.jobs import JobQueue
+    from ticketflow.jobs import ISOLATED, JobQueue
 
     async def main() -> object:
-        async with JobQueue() as queue:
-            job_id = queue.submit(ScanJob(TicketStore.open(corpus_repo), isolated=True))
+        async with JobQueue(runner=ISOLATED) as queue:
+            job_id = queue.submit(ScanJob(TicketStore.open(corpus_repo)))
             return await queue.wait(job_id)
 
     result = asyncio.run(main())

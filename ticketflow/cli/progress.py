@@ -36,8 +36,14 @@ def run_jobs(
     title: str,
     store: TicketStore,
     submit: Callable[[JobQueue], list[JobId]],
+    *,
+    isolated: bool = False,
 ) -> list[object]:
     """Run jobs through the job queue with a live progress display; return their results.
+
+    ``isolated`` gives the queue the isolated runner: the network commands take it, because
+    only in a child can a transfer stuck in a blocking read be abandoned at once (a cancel,
+    the low-speed rule); ``scan`` runs in this process.
 
     Ctrl+C (SIGINT) or SIGTERM cancels them for real: a transfer, which runs in a child
     process (``ticketflow.isolated``), is abandoned at once while in its network phase and
@@ -49,7 +55,7 @@ def run_jobs(
     import asyncio
     import signal
 
-    from ticketflow.jobs import JobQueue, JobSettings, JobStatus
+    from ticketflow.jobs import IN_PROCESS, ISOLATED, JobQueue, JobSettings, JobStatus
 
     display = ProgressDisplay(out, title)
     received: list[int] = []
@@ -79,7 +85,9 @@ def run_jobs(
             loop.add_signal_handler(signum, on_signal, signum)
         try:
             async with JobQueue.for_repo(
-                store.root, JobSettings.from_config(store.config)
+                store.root,
+                JobSettings.from_config(store.config),
+                runner=ISOLATED if isolated else IN_PROCESS,
             ) as queue:
                 ids = submit(queue)
                 if received:  # a signal came while the queue started

@@ -58,9 +58,8 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
         store.config,
         remote=remote,
         strategy=strategy,  # type: ignore[arg-type]
-        isolated=True,
     )
-    (result,) = run_jobs(out, "pull", store, lambda q: [q.submit(job)])
+    (result,) = run_jobs(out, "pull", store, lambda q: [q.submit(job)], isolated=True)
     assert isinstance(result, gitresults.PullResult)
 
     def text() -> str:
@@ -107,8 +106,8 @@ def push_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
     from ticketflow.jobs.git import push_job
     from ticketflow.redact import redact_data
 
-    job = push_job(store.root, store.config, remote=remote, isolated=True)
-    (result,) = run_jobs(out, "push", store, lambda q: [q.submit(job)])
+    job = push_job(store.root, store.config, remote=remote)
+    (result,) = run_jobs(out, "push", store, lambda q: [q.submit(job)], isolated=True)
     assert isinstance(result, gitresults.PushResult)
     out.emit(
         redact_data(result.to_json()),
@@ -137,9 +136,9 @@ def sync_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
                 store.config,
                 remote=remote,
                 strategy=strategy,  # type: ignore[arg-type]
-                isolated=True,
             )
         ),
+        isolated=True,
     )
     assert isinstance(pulled, gitresults.PullResult) and isinstance(pushed, gitresults.PushResult)
     out.emit(

@@ -3,10 +3,9 @@
 Each holds the ``repo`` resource, so two of them never run at once, while a scan may run
 beside them. They describe their work (``jobs.work``: the ``ticketflow.git`` call with the job's
 progress callback and cancel token, so a cancel stops the transfer inside libgit2); the
-runner runs it. ``isolated=True`` names the isolated runner for this job whatever the
-queue's is: the CLI's pull, push and sync, because only in a child can a transfer stuck in
-a blocking read be abandoned at once (a cancel, the low-speed rule), while its scan stays
-in its process. The TUI's queue runs everything isolated and passes nothing.
+queue's runner runs it: isolated for the TUI, and for the CLI's pull, push and sync, because
+only in a child can a transfer stuck in a blocking read be abandoned at once (a cancel, the
+low-speed rule); in process for the CLI's scan and the library.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from ticketflow.config import Config
 from ticketflow.git.results import PullResult, describe_changes
 from ticketflow.jobs.job import JobId, WorkJob
 from ticketflow.jobs.queue import JobQueue
-from ticketflow.jobs.runners import ISOLATED
 from ticketflow.jobs.work import Work
 from ticketflow.merge import Strategy
 from ticketflow.store import TicketStore
@@ -44,26 +42,21 @@ def pull_job(
     *,
     remote: str | None = None,
     strategy: Strategy | None = None,
-    isolated: bool = False,
 ) -> WorkJob:
     arguments: dict[str, object] = {"remote": remote, "strategy": strategy}
     return WorkJob(
         Work("pull", TicketStore(root, config), {"remote": remote, "strategy": strategy}),
         resources={REPO},
         arguments=arguments,
-        runner=ISOLATED if isolated else None,
         summarize=_summary,
     )
 
 
-def push_job(
-    root: Path, config: Config, *, remote: str | None = None, isolated: bool = False
-) -> WorkJob:
+def push_job(root: Path, config: Config, *, remote: str | None = None) -> WorkJob:
     return WorkJob(
         Work("push", TicketStore(root, config), {"remote": remote}),
         resources={REPO},
         arguments={"remote": remote},
-        runner=ISOLATED if isolated else None,
         summarize=_summary,
     )
 
@@ -75,9 +68,8 @@ def submit_sync(
     *,
     remote: str | None = None,
     strategy: Strategy | None = None,
-    isolated: bool = False,
 ) -> tuple[JobId, JobId]:
     """Sync = a pull, then a push after it (cancelled if the pull fails)."""
-    pull = queue.submit(pull_job(root, config, remote=remote, strategy=strategy, isolated=isolated))
-    push = queue.submit(push_job(root, config, remote=remote, isolated=isolated), after=[pull])
+    pull = queue.submit(pull_job(root, config, remote=remote, strategy=strategy))
+    push = queue.submit(push_job(root, config, remote=remote), after=[pull])
     return pull, push

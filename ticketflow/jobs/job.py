@@ -32,8 +32,8 @@ class JobContext:
     ``progress`` may be called from the worker thread as often as the work likes: it only
     records the latest value and never blocks (the queue publishes it on the event loop).
     ``cancel`` is shared by every attempt of the job, so a cancel during a retry delay also
-    stops the next attempt. ``runner`` is where the job's ``Work`` runs: the job's own
-    ``runner`` if it names one, else the queue's (``jobs.runners``).
+    stops the next attempt. ``runner`` is where the job's ``Work`` runs: the queue's
+    (``jobs.runners``).
     """
 
     job_id: JobId
@@ -52,13 +52,12 @@ class Job:
 
     ``resources``: names of what the job needs alone; two jobs sharing a name never run at
     the same time (pull and push both hold ``"repo"``; a scan does not, so it runs beside
-    them). ``retry``: None means the queue's policy. ``runner``: None means the queue's.
+    them). ``retry``: None means the queue's policy.
     """
 
     kind: str = "job"
     resources: frozenset[str] = frozenset()
     retry: RetryPolicy | None = None
-    runner: Runner | None = None
 
     def arguments(self) -> dict[str, object]:
         """What the job was asked to do, JSON-able, for the history and ``ticketflow jobs``."""
@@ -124,10 +123,7 @@ class FunctionJob(Job):
 
 class WorkJob(Job):
     """A job that describes its work (``jobs.work.Work``) and leaves the running to
-    ``ctx.runner``: the pull, push and scan jobs.
-
-    ``runner`` names this job's runner instead of the queue's; the CLI's pull, push and sync
-    pass ``isolated=True`` to their factories for it, while its scan runs in its process.
+    ``ctx.runner``, the queue's choice: the pull, push and scan jobs.
     """
 
     def __init__(
@@ -136,14 +132,12 @@ class WorkJob(Job):
         *,
         resources: Iterable[str] = (),
         arguments: Mapping[str, object] | None = None,
-        runner: Runner | None = None,
         summarize: Callable[[object], str | None] | None = None,
     ) -> None:
         self.work = work
         self.kind = work.kind
         self.resources = frozenset(resources)
         self._arguments = dict(arguments or {})
-        self.runner = runner
         self._summarize = summarize
 
     def arguments(self) -> dict[str, object]:

@@ -168,7 +168,7 @@ class _Lifecycle(_FanOut):
             rec.policy.attempts,
             rec.token,
             self._reporter(rec),
-            rec.job.runner or self.runner,
+            self.runner,
         )
 
     async def _drive(self, rec: _Record) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from ticketflow.index import ScanResult
 from ticketflow.jobs.job import WorkJob
-from ticketflow.jobs.runners import ISOLATED
 from ticketflow.jobs.work import Work
 from ticketflow.store import TicketStore
 
@@ -23,19 +22,17 @@ class ScanJob(WorkJob):
     """Scan ``store``'s tickets through its index; the result is the lint ``ScanResult``.
 
     It runs where the queue's runner says (the TUI's: a child process, so that parsing never
-    competes with its event loop for the GIL); ``isolated=True`` names the isolated runner
-    for this job alone.
+    competes with its event loop for the GIL).
     """
 
     kind = "scan"
     resources = frozenset({"scan"})
 
-    def __init__(self, store: TicketStore, *, isolated: bool = False) -> None:
+    def __init__(self, store: TicketStore) -> None:
         super().__init__(
             Work("scan", store),
             resources=self.resources,
             arguments={"root": str(store.root)},
-            runner=ISOLATED if isolated else None,
         )
         self.store = store
 
