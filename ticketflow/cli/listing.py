@@ -1,9 +1,15 @@
-"""Reading tickets: list (text, and JSON straight from the index's cached renderings) and
-show."""
+"""Reading tickets: list and show.
+
+``list`` selects once (``_select``) and prints that selection as text or JSON: the index's
+cached JSON object of each chosen ticket is the JSON output's element and the text table's
+row, so the two formats can never disagree about which tickets, in what order, or the counts.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -20,23 +26,20 @@ from ticketflow.cli.output import (
     warn,
 )
 from ticketflow.model import Status, Ticket
+from ticketflow.textsafe import visible
 
 if TYPE_CHECKING:
-    from ticketflow.store import LoadResult, TicketStore
+    from ticketflow.errors import MalformedTicketError
+    from ticketflow.index import View
+    from ticketflow.store import TicketStore
 
 STATUS_FILTERS = ("todo", "doing", "done", "all", "active")
 
 
-def load_tickets(store: TicketStore, *, bodies: bool = False) -> LoadResult:
-    """Every ticket through the index (only changed files are parsed); the index's
-    tickets carry no body unless ``bodies``."""
-    from ticketflow.index import TicketIndex
-
-    return TicketIndex.open(store).load(bodies=bodies)
-
-
 def summarize(tickets: Iterable[Ticket]) -> dict[str, int]:
-    """Counts by status (from timestamps) of every readable ticket, as list and status show."""
+    """Counts by status (from timestamps) of every readable ticket, as list shows them: for
+    ``--search``, whose tickets come from ``TicketIndex.load``; the index's other answers
+    carry their counts."""
     summary = {s.value: 0 for s in Status}
     for t in tickets:
         summary[t.status.value] += 1
@@ -108,38 +111,51 @@ def list_cmd(
     Files that cannot be read are skipped with a warning on stderr;
     'ticketflow show' on one of them says what is wrong.
     """
-    if out.json and not search:
-        _list_json_fast(store, out, status, count, priority)
-        return
-    result = load_tickets(store, bodies=bool(search))
-    for problem in result.problems:
+    chosen = _select(store, status, priority, search, _json_view(out.pretty))
+    for problem in chosen.problems:
         warn(f"Warning: skipped {problem.message}")
-    tickets = filter_tickets(result.tickets, status, priority, search)
-    matching = len(tickets)
-    if count:
-        tickets = tickets[:count]
-    summary = summarize(result.tickets)
-    out.emit(
-        {"tickets": [ticket_json(t) for t in tickets], "summary": summary},
-        lambda: render_list(tickets) + _shown_line(len(tickets), matching),
-    )
+    shown = chosen.texts[:count] if count else chosen.texts
+    if out.json:
+        click.echo(_json_document(shown, chosen.summary, out.pretty))
+    else:
+        rows = [json.loads(text) for text in shown]
+        click.echo(visible(render_list(rows) + _shown_line(len(rows), len(chosen.texts))), nl=False)
 
 
-def _shown_line(shown: int, matching: int) -> str:
-    """Say so when ``--count`` cut the list: a silent cut reads as "that is all of them"."""
-    if shown >= matching:
-        return ""
-    return f"{shown:,} of {matching:,} shown; --count 0 for all\n"
+@dataclass(frozen=True)
+class _Selection:
+    texts: list[str]
+    """The chosen tickets' JSON objects (the index's cached renderings), in list order."""
+    summary: dict[str, int]
+    problems: list[MalformedTicketError]
 
 
-def _list_json_fast(
-    store: TicketStore, out: Output, status: str, count: int, priority: int | None
-) -> None:
-    """``list --format json`` from the index's cached per-ticket JSON: byte for byte what
-    ``dumps_json`` of the whole list gives, without building ten thousand tickets."""
-    from ticketflow.index import ALL_STATUSES, TicketIndex, View
+def _select(
+    store: TicketStore, status: str, priority: int | None, search: str | None, view: View
+) -> _Selection:
+    """The one selection both formats print: the tickets of ``status`` (and ``priority``,
+    and ``search``) as the Go tool's JSON objects, the counts over every readable ticket,
+    and the files that do not parse.
 
-    pretty = out.pretty
+    Without ``search`` SQLite selects and orders the cached renderings (nothing is parsed
+    or built when no file changed); a search needs the bodies, so the tickets are read and
+    filtered here, then rendered by the same view."""
+    from ticketflow.index import ALL_STATUSES, TicketIndex
+
+    index = TicketIndex.open(store)
+    if search is None:
+        statuses = {"active": ("todo", "doing"), "all": ALL_STATUSES}.get(status, (status,))
+        listed = index.rendered(view, statuses=statuses, priority=priority)
+        return _Selection(listed.texts, listed.summary, listed.problems)
+    result = index.load(bodies=True)
+    found = filter_tickets(result.tickets, status, priority, search)
+    return _Selection([view.render(t) for t in found], summarize(result.tickets), result.problems)
+
+
+def _json_view(pretty: bool) -> View:
+    """A ticket as its object in ``list --format json``'s array, indented to its place."""
+    from ticketflow.index import View
+
     if pretty:
 
         def fragment(ticket: Ticket) -> str:
@@ -149,20 +165,24 @@ def _list_json_fast(
         def fragment(ticket: Ticket) -> str:
             return dumps_json(ticket_json(ticket), False)
 
-    statuses = {"active": ("todo", "doing"), "all": ALL_STATUSES}.get(status, (status,))
-    view = View(f"list-json-{'pretty' if pretty else 'compact'}-2", fragment)
-    listed = TicketIndex.open(store).rendered(
-        view, statuses=statuses, priority=priority, limit=count
-    )
-    for problem in listed.problems:
-        warn(f"Warning: skipped {problem.message}")
-    summary = dumps_json(listed.summary, pretty)
-    if pretty:
-        tickets = "[\n" + ",\n".join(listed.texts) + "\n  ]" if listed.texts else "[]"
-        summary = summary.replace("\n", "\n  ")
-        click.echo('{\n  "summary": ' + summary + ',\n  "tickets": ' + tickets + "\n}")
-    else:
-        click.echo('{"summary":' + summary + ',"tickets":[' + ",".join(listed.texts) + "]}")
+    return View(f"list-json-{'pretty' if pretty else 'compact'}-2", fragment)
+
+
+def _json_document(texts: list[str], summary: dict[str, int], pretty: bool) -> str:
+    """``dumps_json({"summary": ..., "tickets": [...]})`` byte for byte, from the tickets'
+    rendered objects."""
+    counts = dumps_json(summary, pretty)
+    if not pretty:
+        return '{"summary":' + counts + ',"tickets":[' + ",".join(texts) + "]}"
+    tickets = "[\n" + ",\n".join(texts) + "\n  ]" if texts else "[]"
+    return '{\n  "summary": ' + counts.replace("\n", "\n  ") + ',\n  "tickets": ' + tickets + "\n}"
+
+
+def _shown_line(shown: int, matching: int) -> str:
+    """Say so when ``--count`` cut the list: a silent cut reads as "that is all of them"."""
+    if shown >= matching:
+        return ""
+    return f"{shown:,} of {matching:,} shown; --count 0 for all\n"
 
 
 @cli.command("show")

@@ -288,14 +288,16 @@ def _truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def render_list(tickets: list[Ticket]) -> str:
-    """The Go tool's table: ID, STATUS, PRI, DESCRIPTION (cut at 50 characters)."""
+def render_list(tickets: list[dict[str, Any]]) -> str:
+    """The Go tool's table: ID, STATUS, PRI, DESCRIPTION (cut at 50 characters), from the
+    tickets' JSON objects (``ticket_json``)."""
     if not tickets:
         return "No tickets found\n"
-    width = max(2, *(len(t.id) for t in tickets))
+    width = max(2, *(len(t["id"]) for t in tickets))
     lines = [f"{'ID':<{width}}  {'STATUS':<6}  {'PRI':<3}  DESCRIPTION", "-" * (width + 50)]
     lines += [
-        f"{t.id:<{width}}  {t.status.value:<6}  {t.priority:<3d}  {_truncate(t.description, 50)}"
+        f"{t['id']:<{width}}  {t['status']:<6}  {t['priority']:<3d}  "
+        f"{_truncate(t['description'], 50)}"
         for t in tickets
     ]
     return "\n".join(lines) + "\n"

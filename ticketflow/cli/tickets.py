@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from ticketflow.store import TicketStore
     from ticketflow.workspace import Workspace
 from ticketflow.cli.app import cli
-from ticketflow.cli.listing import load_tickets, summarize
 from ticketflow.cli.output import (
     Output,
     _commit_flag,
@@ -438,10 +437,12 @@ def edit_cmd(store: TicketStore, out: Output, ticket_id: str, no_commit: bool) -
 @command()
 def status_cmd(store: TicketStore, out: Output) -> None:
     """Show the current branch, the current ticket and how many tickets are in each state."""
-    result = load_tickets(store)
-    for problem in result.problems:
+    from ticketflow.index import TicketIndex
+
+    listed = TicketIndex.open(store).summaries()
+    for problem in listed.problems:
         warn(f"Warning: skipped {problem.message}")
-    summary = summarize(result.tickets)
+    summary = listed.counts
     branch = store.current_branch()
     current_id = store.current_ticket_id()
     current = None
