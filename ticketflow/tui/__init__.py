@@ -1,2 +1,2 @@
-"""The Textual face of ticketflow. Only this package (and cli/sync.py, for rich) may import
+"""The Textual face of ticketflow. Only this package (and cli/progress.py, for rich) may import
 textual or rich."""
