@@ -23,8 +23,8 @@ Three ways to read, from the richest to the fastest:
 - ``load()``: ``Ticket`` objects in list order, the shape of ``TicketStore.load_all()``. They
   carry the header fields only (``body`` empty, ``raw`` None) unless ``bodies=True``: they are
   for showing, never for writing back (the store re-reads a file before every change).
-- ``entries(view)``: one small ``Entry`` per ticket (id, status, priority, description,
-  path), no ``Ticket`` built, plus a cached rendering per ticket when a ``View`` is given.
+- ``summaries()``: one small ``Summary`` per ticket (what the TUI lists), no ``Ticket`` built;
+  ``cached_summaries()`` gives them as the cache holds them, without looking at the files.
 - ``rendered(view, ...)``: only the cached renderings of the selected tickets; when nothing
   changed, SQLite selects and orders them and Python builds nothing per ticket. This is what
   makes ``list --format json`` of 100,000 tickets take about a second.
@@ -68,8 +68,6 @@ from ticketflow.index.reading import STREAM_THRESHOLD, read_text
 from ticketflow.index.results import (
     ALL_STATUSES,
     CacheState,
-    Entry,
-    EntryList,
     Problem,
     Rendered,
     ScanCounts,
@@ -81,11 +79,9 @@ from ticketflow.index.results import (
     View,
 )
 from ticketflow.index.rows import (
-    _DESCRIPTION,
     _ERROR,
     _EXTRA_REPARSE,
     _FOLDER,
-    _ID,
     _PATH,
     _PRIORITY,
     _STAMP,
@@ -124,8 +120,6 @@ __all__ = [
     "RACY",
     "STREAM_THRESHOLD",
     "CacheState",
-    "Entry",
-    "EntryList",
     "Problem",
     "Rendered",
     "ScanCounts",
@@ -279,7 +273,7 @@ class TicketIndex:
             self.clear()  # a row no parse could have written: start over
             refresh = self._refresh("load", progress, cancel, executor, lint=False)
             items, counts, problems = summaries_of(map(SUMMARY_OF_ROW, refresh.rows))
-        return SummaryList(items, counts, problems, validated=True)
+        return SummaryList(items, counts, problems)
 
     def cached_summaries(self) -> SummaryList | None:
         """The summaries as the cache holds them, without looking at any ticket file: the
@@ -304,27 +298,7 @@ class TicketIndex:
             return None
         finally:
             cache.close()
-        return SummaryList(items, counts, problems, validated=False)
-
-    def entries(
-        self,
-        view: View | None = None,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-        *,
-        executor: Executor | None = None,
-    ) -> EntryList:
-        """Every readable ticket as an ``Entry`` in list order, with the summary and the
-        files that do not parse: the fast path of ``list`` and ``status``, which builds no
-        ``Ticket``. With a ``view``, each entry carries its cached rendering; only new or
-        changed tickets (or all of them, for a new view key) are built and rendered."""
-        refresh = self._refresh("entries", progress, cancel, executor, lint=False)
-        try:
-            return self._entries(refresh, view)
-        except (ValueError, TypeError, KeyError, IndexError):
-            self.clear()  # a row no parse could have written: start over
-            refresh = self._refresh("entries", progress, cancel, executor, lint=False)
-            return self._entries(refresh, view)
+        return SummaryList(items, counts, problems)
 
     def rendered(
         self,
@@ -341,19 +315,20 @@ class TicketIndex:
 
         When no file changed and every rendering is cached, SQLite selects and orders the
         texts and nothing else is built (a hundred thousand tickets list in well under a
-        second); otherwise this is ``entries(view)`` filtered, which brings the cache up to
-        date for the next call.
+        second); otherwise the index is refreshed and only new or changed tickets (or all of
+        them, for a new view key) are built and rendered, and their renderings stored for the
+        next call.
         """
         fast = self._rendered_from_cache(view, statuses, priority, limit)
         if fast is not None:
             return fast
-        listed = self.entries(view, progress, cancel)
-        texts = [
-            e.text
-            for e in listed.entries
-            if e.status in statuses and (priority is None or e.priority == priority)
-        ]
-        return Rendered(texts[:limit] if limit else texts, listed.summary, listed.problems)
+        refresh = self._refresh("entries", progress, cancel, None, lint=False)
+        try:
+            return self._render(refresh, view, statuses, priority, limit)
+        except (ValueError, TypeError, KeyError, IndexError):
+            self.clear()  # a row no parse could have written: start over
+            refresh = self._refresh("entries", progress, cancel, None, lint=False)
+            return self._render(refresh, view, statuses, priority, limit)
 
     def _rendered_from_cache(
         self, view: View, statuses: Sequence[str], priority: int | None, limit: int
@@ -403,22 +378,28 @@ class TicketIndex:
 
     # --- building results ---------------------------------------------------------------
 
-    def _entries(self, refresh: _Refresh, view: View | None) -> EntryList:
+    def _render(
+        self,
+        refresh: _Refresh,
+        view: View,
+        statuses: Sequence[str],
+        priority: int | None,
+        limit: int,
+    ) -> Rendered:
+        """``rendered``'s answer from a refresh: the missing renderings made (and stored)."""
         rows = refresh.rows
         texts: dict[str, str] = {}
         failed: list[tuple[int, str, MalformedTicketError]] = []
         order = {s.value: i for i, s in enumerate(Status)}
-        if view is not None:
-            stale = [
-                row
-                for row in rows
-                if row[_STATUS] is not None
-                and (row[_VIEW_TEXT] is None or row[_VIEW_KEY] != view.key)
-            ]
-            if stale:
-                for row, problem in self._render_views(stale, refresh.listing, view, texts):
-                    failed.append((order[row[_FOLDER]], row[_PATH], problem))
-        entries: list[Entry] = []
+        stale = [
+            row
+            for row in rows
+            if row[_STATUS] is not None and (row[_VIEW_TEXT] is None or row[_VIEW_KEY] != view.key)
+        ]
+        if stale:
+            for row, problem in self._render_views(stale, refresh.listing, view, texts):
+                failed.append((order[row[_FOLDER]], row[_PATH], problem))
+        selected: list[str] = []
         summary = {"todo": 0, "doing": 0, "done": 0}
         lost = {path for _order, path, _problem in failed}
         for row in rows:
@@ -429,12 +410,13 @@ class TicketIndex:
                 continue
             if path in lost:
                 continue
-            text = "" if view is None else texts[path] if path in texts else row[_VIEW_TEXT]
             summary[status] += 1
-            entries.append(Entry(row[_ID], status, row[_PRIORITY], row[_DESCRIPTION], path, text))
-        summary["total"] = len(entries)
+            if status in statuses and (priority is None or row[_PRIORITY] == priority):
+                selected.append(texts[path] if path in texts else row[_VIEW_TEXT])
+        summary["total"] = summary["todo"] + summary["doing"] + summary["done"]
         failed.sort(key=lambda item: item[:2])
-        return EntryList(entries, summary, [problem for _order, _path, problem in failed])
+        texts_out = selected[:limit] if limit else selected
+        return Rendered(texts_out, summary, [problem for _order, _path, problem in failed])
 
     def _render_views(
         self, stale: list[Row], listing: Listing, view: View, texts: dict[str, str]

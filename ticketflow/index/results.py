@@ -1,5 +1,5 @@
 """What the index answers with: the lint report (``ScanResult`` and its parts) and the
-read APIs' values (``Summary``, ``View``, ``Entry``...), plain values that cross processes and
+read APIs' values (``Summary``, ``View``, ``Rendered``...), plain values that cross processes and
 the CLI/TUI boundary without the index's machinery."""
 
 from __future__ import annotations
@@ -244,29 +244,6 @@ class View:
     render: Callable[[Ticket], str]
 
 
-class Entry(NamedTuple):
-    """A listed ticket without a ``Ticket`` object: what ``list`` filters and shows as text,
-    and ``text``, the view's rendering. ``status`` is a ``Status`` value."""
-
-    id: str
-    status: str
-    priority: int
-    description: str
-    path: str
-    text: str
-
-
-@dataclass(frozen=True)
-class EntryList:
-    """``TicketIndex.entries``' answer: entries in list order, the counts ``list`` and
-    ``status`` show (over every readable ticket), and the files that do not parse (the
-    ``problems`` of ``TicketStore.load_all``)."""
-
-    entries: list[Entry]
-    summary: dict[str, int]
-    problems: list[MalformedTicketError]
-
-
 class Summary(NamedTuple):
     """A ticket as a list shows it, read from the index without building a ``Ticket`` or
     reading the file: the TUI's rows (``TicketIndex.summaries``). ``status`` is a ``Status``
@@ -286,36 +263,22 @@ class Summary(NamedTuple):
         match = ID_RE.match(self.id)
         return match.group("slug") if match else self.id
 
-    @classmethod
-    def of(cls, ticket: Ticket) -> Summary:
-        """The summary of a ticket in hand (the same values the index gives)."""
-        return cls(
-            ticket.id,
-            ticket.status.value,
-            ticket.priority,
-            ticket.description,
-            "" if ticket.created_at is None else ticket.created_at.isoformat(),
-            ticket.parent or "",
-            ticket.path or "",
-        )
-
 
 @dataclass(frozen=True)
 class SummaryList:
     """``TicketIndex.summaries``' answer: summaries in list order, the counts (``todo``,
-    ``doing``, ``done``, ``total``) and the files that do not parse. ``validated`` is False
-    when the rows came from the cache as it was, without looking at the files."""
+    ``doing``, ``done``, ``total``) and the files that do not parse."""
 
     items: list[Summary]
     counts: dict[str, int]
     problems: list[MalformedTicketError]
-    validated: bool
 
 
 @dataclass(frozen=True)
 class Rendered:
     """``TicketIndex.rendered``'s answer: the view's texts of the selected tickets in list
-    order, with the same summary and problems as ``EntryList``."""
+    order, the counts ``list`` and ``status`` show (over every readable ticket), and the
+    files that do not parse (the ``problems`` of ``TicketStore.load_all``)."""
 
     texts: list[str]
     summary: dict[str, int]
