@@ -62,7 +62,7 @@ from ticketflow.index.pool import (
     POOL_MIN_FILES,
     POOL_MIN_FILES_NO_FORK,
     cpu_count,
-    parse_jobs,
+    parse_tasks,
 )
 from ticketflow.index.reading import STREAM_THRESHOLD, read_text
 from ticketflow.index.results import (
@@ -517,17 +517,17 @@ class TicketIndex:
                 out.rows = rows = self._wide_rows(cache, listing, pending, removed)
                 out.reused, out.removed = len(rows), len(removed)
             t1 = time.perf_counter()
-            jobs = [listing.job(rel) for rel in pending]
+            tasks = [listing.task(rel) for rel in pending]
             parsed: list[Row] = []
             try:
-                if jobs:
-                    out.mode, out.workers = parse_jobs(
-                        jobs, parsed, report, token, executor, self.workers, self.pool_min_files
+                if tasks:
+                    out.mode, out.workers = parse_tasks(
+                        tasks, parsed, report, token, executor, self.workers, self.pool_min_files
                     )
             except CancelledError:
                 self._save(cache, parsed, removed, snapshot.generation, out, None)
                 raise CancelledError(
-                    token.reason, partial=f"{len(parsed):,} of {len(jobs):,} tickets scanned"
+                    token.reason, partial=f"{len(parsed):,} of {len(tasks):,} tickets scanned"
                 ) from None
             t2 = time.perf_counter()
             if parsed:
@@ -536,12 +536,12 @@ class TicketIndex:
                     rows.sort(key=LIST_ORDER)  # runs already in order: nearly linear
             lint_data = None
             if lint:
-                report(len(jobs), len(jobs), "checking tickets")
+                report(len(tasks), len(tasks), "checking tickets")
                 out.problems, out.counts = lint_rows(rows, self.store.root)
                 problems = [p.to_json() for p in out.problems]
                 lint_data = {"problems": problems, "counts": out.counts}
             t3 = time.perf_counter()
-            report(len(jobs), len(jobs), "saving the index")
+            report(len(tasks), len(tasks), "saving the index")
             self._save(cache, parsed, removed, snapshot.generation, out, lint_data)
             out.parsed = len(parsed)
             out.times = {

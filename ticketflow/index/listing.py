@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ticketflow.errors import TicketflowError
 from ticketflow.fsutil import is_temp_file, remove_stale_temp_files
-from ticketflow.index.rows import Job
+from ticketflow.index.rows import ParseTask
 from ticketflow.model import Status
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class Listing:
         self.folders = folders
         self.ignored = ignored
 
-    def job(self, rel: str) -> Job:
+    def task(self, rel: str) -> ParseTask:
         prefix, _, name = rel.rpartition("/")
         folder, abs_prefix = self.folders[prefix]
         stamp = RACY if rel in self.racy else self.stamps[rel]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ticketflow.cancel import CancelToken, ProgressCallback
 from ticketflow.errors import TicketflowError
-from ticketflow.index.rows import Job, Row, parse_batch
+from ticketflow.index.rows import ParseTask, Row, parse_batch
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -47,8 +47,8 @@ def _pool_context() -> tuple[Any, bool]:
     return multiprocessing.get_context("spawn"), False
 
 
-def parse_jobs(
-    jobs: list[Job],
+def parse_tasks(
+    tasks: list[ParseTask],
     parsed: list[Row],
     report: ProgressCallback,
     token: CancelToken,
@@ -56,9 +56,9 @@ def parse_jobs(
     workers: int,
     pool_min_files: int | None,
 ) -> tuple[str, int]:
-    """Parse ``jobs`` into ``parsed``, in this process or with a pool (``executor``, or one
+    """Parse ``tasks`` into ``parsed``, in this process or with a pool (``executor``, or one
     started for many files); returns the mode and the number of processes that parsed."""
-    total = len(jobs)
+    total = len(tasks)
     context: Any = None
     threshold = pool_min_files
     if executor is None and workers > 1 and total >= (threshold or POOL_MIN_FILES):
@@ -71,7 +71,7 @@ def parse_jobs(
         report(0, total, "parsing tickets")
         for start in range(0, total, CHUNK):
             token.raise_if_cancelled()
-            parsed.extend(parse_batch(jobs[start : start + CHUNK]))
+            parsed.extend(parse_batch(tasks[start : start + CHUNK]))
             report(len(parsed), total, "parsing tickets")
         return "in-process", 1
     own = executor is None
@@ -83,7 +83,7 @@ def parse_jobs(
     else:
         helpers = max(1, getattr(executor, "_max_workers", 1))
     try:
-        _parse_hybrid(jobs, parsed, executor, helpers, report, token)
+        _parse_hybrid(tasks, parsed, executor, helpers, report, token)
     except BaseException:
         if own:  # do not wait for chunks nobody will read (at most one per worker)
             executor.shutdown(wait=False, cancel_futures=True)
@@ -98,7 +98,7 @@ POOL_CHUNK = 512
 
 
 def _parse_hybrid(
-    jobs: list[Job],
+    tasks: list[ParseTask],
     parsed: list[Row],
     executor: Executor,
     helpers: int,
@@ -110,9 +110,9 @@ def _parse_hybrid(
     idle, and on two cores one worker plus this process beats two workers)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    total = len(jobs)
+    total = len(tasks)
     chunk = max(CHUNK, min(POOL_CHUNK, -(-total // (helpers * 4))))
-    queue = [jobs[start : start + chunk] for start in range(0, total, chunk)]
+    queue = [tasks[start : start + chunk] for start in range(0, total, chunk)]
     queue.reverse()  # pop() from the end takes them in order
     in_flight: set[Future[list[Row]]] = set()
     report(0, total, "parsing tickets")

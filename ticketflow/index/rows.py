@@ -70,7 +70,7 @@ INT64 = range(-(2**63), 2**63)
 """What SQLite stores as an integer: a ticket with a larger priority is parsed every time."""
 
 Row = tuple[Any, ...]
-Job = tuple[str, str, str, str, int]
+ParseTask = tuple[str, str, str, str, int]
 """What a worker needs to parse one file: ``(rel, abs, folder, id, stamp to store)``."""
 
 
@@ -114,8 +114,8 @@ def row_error(path: str, error: str) -> MalformedTicketError:
     return MalformedTicketError(path, line, problem, hint, code=code)
 
 
-def _parse_job(job: Job) -> Row:
-    rel, abs_path, folder, tid, stamp = job
+def _parse_task(task: ParseTask) -> Row:
+    rel, abs_path, folder, tid, stamp = task
     size = 0
     try:
         text, size = read_text(abs_path, rel)
@@ -157,9 +157,9 @@ def _parse_job(job: Job) -> Row:
     )
 
 
-def parse_batch(jobs: Sequence[Job]) -> list[Row]:
+def parse_batch(tasks: Sequence[ParseTask]) -> list[Row]:
     """Parse files into index rows: the unit of work sent to a pool worker."""
-    return [_parse_job(job) for job in jobs]
+    return [_parse_task(task) for task in tasks]
 
 
 # --- rows -> tickets ------------------------------------------------------------------------
