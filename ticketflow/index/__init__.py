@@ -39,6 +39,7 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,21 +80,11 @@ from ticketflow.index.results import (
     View,
 )
 from ticketflow.index.rows import (
-    _ERROR,
-    _EXTRA_REPARSE,
-    _FOLDER,
-    _PATH,
-    _PRIORITY,
-    _STAMP,
-    _STATUS,
-    _VIEW_KEY,
-    _VIEW_TEXT,
-    BY_PATH,
-    BY_STAMP,
     COLUMNS,
     INT64,
     LIST_ORDER,
     SUMMARY_OF_ROW,
+    LintRow,
     Row,
     build_tickets,
     parse_batch,
@@ -133,6 +124,11 @@ __all__ = [
     "parse_batch",
     "read_text",
 ]
+
+
+_PATH_OF = itemgetter(0)
+_STAMP_OF = itemgetter(1)
+"""A row's path and stamp, whatever the query: the first two columns of each."""
 
 
 class _Refresh:
@@ -322,12 +318,12 @@ class TicketIndex:
         fast = self._rendered_from_cache(view, statuses, priority, limit)
         if fast is not None:
             return fast
-        refresh = self._refresh("entries", progress, cancel, None, lint=False)
+        refresh = self._refresh("rendering", progress, cancel, None, lint=False)
         try:
             return self._render(refresh, view, statuses, priority, limit)
         except (ValueError, TypeError, KeyError, IndexError):
             self.clear()  # a row no parse could have written: start over
-            refresh = self._refresh("entries", progress, cancel, None, lint=False)
+            refresh = self._refresh("rendering", progress, cancel, None, lint=False)
             return self._render(refresh, view, statuses, priority, limit)
 
     def _rendered_from_cache(
@@ -394,25 +390,27 @@ class TicketIndex:
         stale = [
             row
             for row in rows
-            if row[_STATUS] is not None and (row[_VIEW_TEXT] is None or row[_VIEW_KEY] != view.key)
+            if row.status is not None and (row.view_text is None or row.view_key != view.key)
         ]
         if stale:
             for row, problem in self._render_views(stale, refresh.listing, view, texts):
-                failed.append((order[row[_FOLDER]], row[_PATH], problem))
+                failed.append((order[row.folder], row.path, problem))
         selected: list[str] = []
         summary = {"todo": 0, "doing": 0, "done": 0}
         lost = {path for _order, path, _problem in failed}
         for row in rows:
-            status = row[_STATUS]
-            path = row[_PATH]
+            status = row.status
+            path = row.path
             if status is None:
-                failed.append((order[row[_FOLDER]], path, row_error(row[_PATH], row[_ERROR])))
+                failed.append((order[row.folder], path, row_error(row.path, row.error)))
                 continue
             if path in lost:
                 continue
             summary[status] += 1
-            if status in statuses and (priority is None or row[_PRIORITY] == priority):
-                selected.append(texts[path] if path in texts else row[_VIEW_TEXT])
+            if status in statuses and (priority is None or row.priority == priority):
+                text = texts.get(path, row.view_text)
+                assert text is not None  # the rows without one were rendered above
+                selected.append(text)
         summary["total"] = summary["todo"] + summary["doing"] + summary["done"]
         failed.sort(key=lambda item: item[:2])
         texts_out = selected[:limit] if limit else selected
@@ -428,43 +426,20 @@ class TicketIndex:
         try:
             with contextlib.suppress(CacheError):  # without a cache: render, do not store
                 cache.open()
-            full = self._full_rows(cache, [r for r in stale if len(r) < len(COLUMNS)])
             updates = []
             for row in stale:
-                whole = row if len(row) == len(COLUMNS) else full.get(row[_PATH])
                 try:
-                    if whole is None or whole[_STAMP] != row[_STAMP]:
-                        ticket = reread(row, listing, False, force=True)
-                    elif whole[_EXTRA_REPARSE]:
-                        ticket = reread(whole, listing, False)
-                    else:
-                        ticket = row_ticket(whole)
+                    ticket = reread(row, listing, False) if row.extra_reparse else row_ticket(row)
                 except MalformedTicketError as exc:  # changed since the refresh
                     yield row, exc
                     continue
-                text = texts[row[_PATH]] = view.render(ticket)
-                updates.append((view.key, text, row[_PATH], row[_STAMP]))
+                text = texts[row.path] = view.render(ticket)
+                updates.append((view.key, text, row.path, row.stamp))
             if cache.conn is not None and updates:
                 with contextlib.suppress(sqlite3.Error):
                     write_views(cache.conn, updates)
         finally:
             cache.close()
-
-    @staticmethod
-    def _full_rows(cache: Cache, partial: list[Row]) -> dict[str, Row]:
-        """Every column of the given rows (the ``entries`` query reads only the first ones)."""
-        if cache.conn is None or not partial:
-            return {}
-        conn = cache.conn
-        try:
-            if len(partial) > 1000:
-                wanted = {row[_PATH] for row in partial}
-                everything = conn.execute(SELECT["all"]).fetchall()
-                return {row[_PATH]: row for row in everything if row[_PATH] in wanted}
-            found = (conn.execute(SELECT["row"], (row[_PATH],)).fetchone() for row in partial)
-            return {row[_PATH]: row for row in found if row is not None}
-        except sqlite3.Error:
-            return {}
 
     def _refresh(
         self,
@@ -487,35 +462,38 @@ class TicketIndex:
             # files are statted was measured slower: both halves need the GIL.)
             snapshot = read_cache(cache, "stamps" if lint else columns, lint)
             stamps = listing.stamps
-            rows: list[Row] = []
+            # Rows, or (path, stamp) pairs for a scan: either way path and stamp come first
+            cached = snapshot.rows
+            kept: list[Any] = []
             removed: list[str] = []
             pending: set[str] = set()
-            cached = snapshot.rows
             if len(cached) == len(stamps) and stamps == dict(
-                zip(map(BY_PATH, cached), map(BY_STAMP, cached), strict=True)
+                zip(map(_PATH_OF, cached), map(_STAMP_OF, cached), strict=True)
             ):
-                rows = cached  # nothing changed: compared in C, no loop
+                kept = cached  # nothing changed: compared in C, no loop
             else:
                 pending = set(stamps)
                 discard = pending.discard
                 get = stamps.get
-                for row in snapshot.rows:
+                for row in cached:
                     path = row[0]
                     if get(path) == row[1]:
-                        rows.append(row)
+                        kept.append(row)
                         discard(path)
                     elif path not in stamps:
                         removed.append(path)
-            out = _Refresh(rows, listing, cache.state, reused=len(rows), removed=len(removed))
+            rows: list[Row] = [] if lint else kept
+            out = _Refresh(rows, listing, cache.state, reused=len(kept), removed=len(removed))
             if lint and not pending and not removed and snapshot.lint is not None:
                 t1 = time.perf_counter()
                 out.problems = [Problem.from_json(p) for p in snapshot.lint["problems"]]
                 out.counts = snapshot.lint["counts"]
                 out.times = {"listing": t1 - t0, "linting": time.perf_counter() - t1}
                 return out
-            if lint and snapshot.rows:
-                out.rows = rows = self._wide_rows(cache, listing, pending, removed)
-                out.reused, out.removed = len(rows), len(removed)
+            linted: list[LintRow | Row] = []
+            if lint and cached:
+                linted.extend(self._wide_rows(cache, listing, pending, removed))
+                out.reused, out.removed = len(linted), len(removed)
             t1 = time.perf_counter()
             tasks = [listing.task(rel) for rel in pending]
             parsed: list[Row] = []
@@ -530,14 +508,15 @@ class TicketIndex:
                     token.reason, partial=f"{len(parsed):,} of {len(tasks):,} tickets scanned"
                 ) from None
             t2 = time.perf_counter()
-            if parsed:
+            if parsed and lint:
+                linted.extend(parsed)
+            elif parsed:
                 rows.extend(parsed)
-                if columns in ("load", "entries"):
-                    rows.sort(key=LIST_ORDER)  # runs already in order: nearly linear
+                rows.sort(key=LIST_ORDER)  # runs already in order: nearly linear
             lint_data = None
             if lint:
                 report(len(tasks), len(tasks), "checking tickets")
-                out.problems, out.counts = lint_rows(rows, self.store.root)
+                out.problems, out.counts = lint_rows(linted, self.store.root)
                 problems = [p.to_json() for p in out.problems]
                 lint_data = {"problems": problems, "counts": out.counts}
             t3 = time.perf_counter()
@@ -556,7 +535,7 @@ class TicketIndex:
 
     def _wide_rows(
         self, cache: Cache, listing: Listing, pending: set[str], removed: list[str]
-    ) -> list[Row]:
+    ) -> list[LintRow]:
         """The lint's columns of the unchanged rows, when the stamps alone were not enough.
         Read in a second query: the stamps must match again (another process may have
         written in between); a row that no longer matches is parsed like a changed file."""
@@ -571,10 +550,10 @@ class TicketIndex:
         rows = []
         seen = set()
         for row in snapshot.rows:
-            path = row[0]
+            path = row.path
             if path in pending:
                 continue
-            if stamps.get(path) == row[1]:
+            if stamps.get(path) == row.stamp:
                 rows.append(row)
                 seen.add(path)
             elif path not in stamps and path not in removed:
@@ -591,7 +570,7 @@ class TicketIndex:
         out: _Refresh,
         lint: dict[str, Any] | None,
     ) -> None:
-        storable = [row for row in parsed if row[_PRIORITY] in INT64]
+        storable = [row for row in parsed if row.priority in INT64]
         try:
             cache.write(storable, removed, generation, lint)
         except sqlite3.Error as exc:

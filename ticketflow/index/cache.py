@@ -19,12 +19,13 @@ from ticketflow import __version__
 from ticketflow.errors import TicketflowError
 from ticketflow.index.results import CacheState
 from ticketflow.index.rows import (
-    _PATH,
     COLUMNS,
-    ENTRY_COLUMNS,
-    LINT_COLUMNS,
     LIST_ORDER,
+    SUMMARY_COLUMNS,
+    LintRow,
     Row,
+    as_lint_row,
+    as_row,
     dumps,
 )
 
@@ -77,34 +78,32 @@ _SCHEMA = (
 _INSERT = f"INSERT INTO files VALUES ({', '.join('?' * len(COLUMNS))})"  # noqa: S608
 _NAMES = [name for name, _kind in COLUMNS]
 _NO_VIEW = [("NULL" if name.startswith("view_") else name) for name in _NAMES]
-_SUMMARY_NAMES = (
-    *("id", "status", "priority", "description", "created_at", "related", "path", "folder"),
-    "error",
-)
 SELECT = {  # built from the constant column names
     "stamps": "SELECT path, stamp FROM files",
-    "lint": f"SELECT {', '.join(_NAMES[:LINT_COLUMNS])} FROM files",  # noqa: S608
-    "entries": f"SELECT {', '.join(_NAMES[:ENTRY_COLUMNS])} FROM files{_ORDER_BY}",  # noqa: S608
+    "lint": f"SELECT {', '.join(LintRow._fields)} FROM files",  # noqa: S608
     "load": f"SELECT {', '.join(_NO_VIEW)} FROM files{_ORDER_BY}",  # noqa: S608
-    "row": f"SELECT {', '.join(_NAMES)} FROM files WHERE path = ?",  # noqa: S608
-    "all": f"SELECT {', '.join(_NAMES)} FROM files",  # noqa: S608
+    "rendering": f"SELECT {', '.join(_NAMES)} FROM files{_ORDER_BY}",  # noqa: S608
     # one pass for ``rendered``: the path, folder and error only where there is an error
-    "summaries": f"SELECT {', '.join(_SUMMARY_NAMES)} FROM files{_ORDER_BY}",  # noqa: S608
+    "summaries": f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM files{_ORDER_BY}",  # noqa: S608
     "rendered": "SELECT status, priority, view_key IS ?, view_text,"  # noqa: S608
     " CASE WHEN status IS NULL THEN path END, CASE WHEN status IS NULL THEN folder END, error"
     f" FROM files{_ORDER_BY}",
 }
-"""``entries`` and ``load`` come in primary-key order: SQLite does not sort."""
+"""``load`` and ``rendering`` come in primary-key order: SQLite does not sort. ``stamps``
+gives ``(path, stamp)`` pairs, ``lint`` ``LintRow``s, ``load`` and ``rendering`` ``Row``s
+(``load`` without the cached renderings)."""
+_AS_ROWS = {"lint": as_lint_row, "load": as_row, "rendering": as_row}
 
 
 class Snapshot:
-    """What one read transaction saw: rows, the write generation, the cached lint.
+    """What one read transaction saw: rows (of the type the query gives, see ``SELECT``),
+    the write generation, the cached lint.
     (Internal records are plain classes: a dataclass costs an ``exec`` at import, and
     ``list`` pays every millisecond of import time.)"""
 
     __slots__ = ("generation", "lint", "rows")
 
-    def __init__(self, rows: list[Row], generation: int, lint: dict[str, Any] | None) -> None:
+    def __init__(self, rows: list[Any], generation: int, lint: dict[str, Any] | None) -> None:
         self.rows = rows
         self.generation = generation
         self.lint = lint
@@ -240,6 +239,8 @@ class Cache:
         conn.execute("BEGIN")
         try:
             rows = conn.execute(SELECT[columns]).fetchall()
+            if columns in _AS_ROWS:
+                rows = list(map(_AS_ROWS[columns], rows))
             generation = _meta(conn, "generation")
             lint = _meta(conn, "lint") if with_lint else None
         finally:
@@ -270,7 +271,7 @@ class Cache:
             if rows or removed:
                 # a path's old row goes first (its key may differ: the path index is not
                 # unique, so that it can also cover the stamps query)
-                gone = sorted([*removed, *(row[_PATH] for row in rows)])
+                gone = sorted([*removed, *(row.path for row in rows)])
                 conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
                 if rows:
                     conn.executemany(_INSERT, sorted(rows, key=LIST_ORDER))  # primary-key order

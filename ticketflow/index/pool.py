@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ticketflow.cancel import CancelToken, ProgressCallback
 from ticketflow.errors import TicketflowError
-from ticketflow.index.rows import ParseTask, Row, parse_batch
+from ticketflow.index.rows import ParseTask, Row, as_row, parse_batch, parse_batch_plain
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -114,12 +114,12 @@ def _parse_hybrid(
     chunk = max(CHUNK, min(POOL_CHUNK, -(-total // (helpers * 4))))
     queue = [tasks[start : start + chunk] for start in range(0, total, chunk)]
     queue.reverse()  # pop() from the end takes them in order
-    in_flight: set[Future[list[Row]]] = set()
+    in_flight: set[Future[list[tuple[Any, ...]]]] = set()
     report(0, total, "parsing tickets")
     try:
         while queue or in_flight:
             while queue and len(in_flight) < helpers * 2:
-                in_flight.add(executor.submit(parse_batch, queue.pop()))
+                in_flight.add(executor.submit(parse_batch_plain, queue.pop()))
             if queue:
                 mine = queue.pop()
                 for start in range(0, len(mine), CHUNK):
@@ -141,11 +141,11 @@ def _parse_hybrid(
         raise
 
 
-def _chunk_result(future: Future[list[Row]]) -> list[Row]:
+def _chunk_result(future: Future[list[tuple[Any, ...]]]) -> list[Row]:
     from concurrent.futures.process import BrokenProcessPool
 
     try:
-        return future.result()
+        return list(map(as_row, future.result()))
     except BrokenProcessPool:
         raise TicketflowError(
             "a ticket parsing worker died during the scan",

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ticketflow.errors import MalformedTicketError
 from ticketflow.fastparse import parse_fields, parse_ticket_fast
@@ -22,54 +23,96 @@ if TYPE_CHECKING:
     from ticketflow.index.listing import Listing
 
 
-# --- rows ---------------------------------------------------------------------------------
-# One row per ticket file, the same tuple layout in SQLite and in memory.
-COLUMNS = (
-    ("path", "TEXT NOT NULL"),
-    ("stamp", "INTEGER NOT NULL"),
-    ("size", "INTEGER NOT NULL"),
-    ("folder", "TEXT NOT NULL"),
-    ("id", "TEXT NOT NULL"),
-    ("status", "TEXT"),
-    ("related", "TEXT"),
-    ("error", "TEXT"),
-    ("priority", "INTEGER NOT NULL"),
-    ("description", "TEXT"),
-    ("neg_created", "REAL NOT NULL"),
-    ("extra_reparse", "INTEGER NOT NULL"),
-    ("view_key", "TEXT"),
-    ("view_text", "TEXT"),
-    ("created_at", "TEXT"),
-    ("started_at", "TEXT"),
-    ("closed_at", "TEXT"),
-    ("closure_reason", "TEXT"),
-    ("extra", "TEXT"),
-    ("header_chars", "INTEGER NOT NULL"),
-)
-_PATH, _STAMP, _SIZE, _FOLDER, _ID, _STATUS, _RELATED, _ERROR = range(8)
-_PRIORITY, _DESCRIPTION, _NEG_CREATED, _EXTRA_REPARSE, _VIEW_KEY, _VIEW_TEXT = range(8, 14)
-_CREATED, _STARTED, _CLOSED, _REASON, _EXTRA, _HEADER_CHARS = range(14, 20)
-LINT_COLUMNS = _NEG_CREATED + 1
-ENTRY_COLUMNS = _VIEW_TEXT + 1
-"""Each query reads a prefix of the columns (the stamps; what the lint needs; what ``entries``
-needs; everything), so rows from SQLite and rows just parsed share one layout. ``status`` is
-None for a file that does not parse; ``error`` is then the JSON list ``[line, problem, hint,
-code]``. Times are the text ``datetime.fromisoformat`` read. ``neg_created`` is
-``-created_at.timestamp()`` (``NO_DATE`` without one): the table's primary key is
-(priority, neg_created, id, path), ``Ticket.sort_key`` plus the path, so SQLite hands rows
-over in list order without sorting. ``view_*`` cache one rendering per ticket (``View``)."""
-
 NO_DATE = 1e300
 """``neg_created`` of a ticket without ``created_at``: after every dated one, as in
 ``Ticket.sort_key`` (which uses infinity)."""
-LIST_ORDER = itemgetter(_PRIORITY, _NEG_CREATED, _ID, _PATH)
+
+
+class Row(NamedTuple):
+    """One ticket file as the index keeps it, in SQLite and in memory (the table's columns,
+    in order: ``COLUMNS`` is made from these annotations).
+
+    ``status`` is None for a file that does not parse; ``error`` is then the JSON list
+    ``[line, problem, hint, code]`` and the ticket fields keep their defaults. Times are the
+    text ``datetime.fromisoformat`` reads. ``neg_created`` is ``-created_at.timestamp()``
+    (``NO_DATE`` without one): the table's primary key is (priority, neg_created, id, path),
+    ``Ticket.sort_key`` plus the path, so SQLite hands rows over in list order without
+    sorting. ``extra_reparse`` is 1 when the extra keys cannot be cached as JSON (the file
+    is read again to build the ticket); ``view_*`` cache one rendering per ticket (``View``);
+    ``header_chars`` is where the body starts."""
+
+    path: str
+    stamp: int
+    size: int
+    folder: str
+    id: str
+    status: str | None = None
+    related: str | None = None
+    error: str | None = None
+    priority: int = 0
+    description: str | None = None
+    neg_created: float = NO_DATE
+    extra_reparse: int = 0
+    view_key: str | None = None
+    view_text: str | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    closed_at: str | None = None
+    closure_reason: str | None = None
+    extra: str | None = None
+    header_chars: int = 0
+
+
+class LintRow(NamedTuple):
+    """The first columns of a ``Row``, all the lint reads: a scan whose files changed reads
+    only these of the unchanged rows (the rest is most of the bytes)."""
+
+    path: str
+    stamp: int
+    size: int
+    folder: str
+    id: str
+    status: str | None
+    related: str | None
+    error: str | None
+    priority: int
+    description: str | None
+    neg_created: float
+
+
+_SQL_TYPES = {
+    "str": "TEXT NOT NULL",
+    "str | None": "TEXT",
+    "int": "INTEGER NOT NULL",
+    "float": "REAL NOT NULL",
+}
+COLUMNS = tuple(
+    # the annotations are text (``from __future__``), which NamedTuple wraps in a ForwardRef
+    (name, _SQL_TYPES[getattr(kind, "__forward_arg__", kind)])
+    for name, kind in Row.__annotations__.items()
+)
+"""The table's columns and their SQLite types, from ``Row``'s annotations."""
+if Row._fields[: len(LintRow._fields)] != LintRow._fields:  # pragma: no cover - a typo
+    raise ImportError("LintRow must be the first columns of Row")
+
+as_row: Callable[[Iterable[Any]], Row] = partial(tuple.__new__, Row)
+"""A ``Row`` from a tuple in column order (an SQLite row, a pool worker's result), without
+``Row()``'s argument parsing: a scan makes a hundred thousand."""
+as_lint_row: Callable[[Iterable[Any]], LintRow] = partial(tuple.__new__, LintRow)
+
+LIST_ORDER = attrgetter("priority", "neg_created", "id", "path")
 """The list order of rows, the same as the SQL ``ORDER BY`` (used after merging new rows)."""
-BY_PATH = itemgetter(_PATH)
-BY_STAMP = itemgetter(_STAMP)
 INT64 = range(-(2**63), 2**63)
 """What SQLite stores as an integer: a ticket with a larger priority is parsed every time."""
 
-Row = tuple[Any, ...]
+SUMMARY_COLUMNS = (
+    *("id", "status", "priority", "description", "created_at", "related", "path", "folder"),
+    "error",
+)
+"""The columns a ``Summary`` is made of, in the order ``summaries_of`` reads them."""
+SUMMARY_OF_ROW = itemgetter(*(Row._fields.index(name) for name in SUMMARY_COLUMNS))
+"""A ``Row``'s ``SUMMARY_COLUMNS`` (the ``summaries`` query selects the same from SQLite)."""
+
 ParseTask = tuple[str, str, str, str, int]
 """What a worker needs to parse one file: ``(rel, abs, folder, id, stamp to store)``."""
 
@@ -99,17 +142,17 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-_NO_FIELDS = (0, None, NO_DATE, 0, None, None, None, None, None, None, None, 0)
-"""The ticket columns of a row for a file that does not parse."""
-
-
-def _error_row(head: tuple[str, int, int, str, str], exc: MalformedTicketError) -> Row:
+def _error_row(task: ParseTask, size: int, exc: MalformedTicketError) -> Row:
+    rel, _abs_path, folder, tid, stamp = task
     error = dumps([exc.line, exc.problem, exc.hint, exc.code])
-    return (*head, None, None, error, *_NO_FIELDS)
+    return Row(rel, stamp, size, folder, tid, error=error)
 
 
-def row_error(path: str, error: str) -> MalformedTicketError:
-    """The error a row's ``error`` column holds (what ``_error_row`` stored)."""
+def row_error(path: str, error: str | None) -> MalformedTicketError:
+    """The error a row's ``error`` column holds (what ``_error_row`` stored). Raises
+    TypeError/ValueError on a row no parse could have written."""
+    if error is None:
+        raise TypeError("a row without a status nor an error")
     line, problem, hint, code = json.loads(error)
     return MalformedTicketError(path, line, problem, hint, code=code)
 
@@ -126,19 +169,21 @@ def _parse_task(task: ParseTask) -> Row:
             status = "done" if closed is not None else "doing" if started is not None else "todo"
             when = fields[5]
             neg = NO_DATE if when is None else -when.timestamp()
-            return (
-                *(rel, stamp, size, folder, tid, status, dumps(related) if related else None),
-                *(None, priority, description, neg, 0, None, None),
-                *(created, started, closed, reason, None, header_chars),
+            return as_row(
+                (
+                    *(rel, stamp, size, folder, tid, status, dumps(related) if related else None),
+                    *(None, priority, description, neg, 0, None, None),
+                    *(created, started, closed, reason, None, header_chars),
+                )
             )
         t = parse_ticket_fast(text, path=rel, ticket_id=tid)
     except MalformedTicketError as exc:
-        return _error_row((rel, stamp, size, folder, tid), exc)
+        return _error_row(task, size, exc)
     except RecursionError:
         problem = MalformedTicketError(
             rel, None, "the frontmatter nests too deeply to read", code="too-deep"
         )
-        return _error_row((rel, stamp, size, folder, tid), problem)
+        return _error_row(task, size, problem)
     extra: str | None = None
     reparse = 0
     if t.extra:
@@ -149,17 +194,36 @@ def _parse_task(task: ParseTask) -> Row:
             reparse = 1  # dates, binary, sets...: the file is read again when loading
     assert t.raw is not None
     neg = NO_DATE if t.created_at is None else -t.created_at.timestamp()
-    return (
-        *(rel, stamp, size, folder, tid, t.status.value, dumps(t.related) if t.related else None),
-        *(None, t.priority, t.description, neg, reparse, None, None),
-        *(_iso(t.created_at), _iso(t.started_at), _iso(t.closed_at), t.closure_reason, extra),
-        len(t.raw.text),
+    return Row(
+        rel,
+        stamp,
+        size,
+        folder,
+        tid,
+        status=t.status.value,
+        related=dumps(t.related) if t.related else None,
+        priority=t.priority,
+        description=t.description,
+        neg_created=neg,
+        extra_reparse=reparse,
+        created_at=_iso(t.created_at),
+        started_at=_iso(t.started_at),
+        closed_at=_iso(t.closed_at),
+        closure_reason=t.closure_reason,
+        extra=extra,
+        header_chars=len(t.raw.text),
     )
 
 
 def parse_batch(tasks: Sequence[ParseTask]) -> list[Row]:
-    """Parse files into index rows: the unit of work sent to a pool worker."""
+    """Parse files into index rows."""
     return [_parse_task(task) for task in tasks]
+
+
+def parse_batch_plain(tasks: Sequence[ParseTask]) -> list[tuple[Any, ...]]:
+    """``parse_batch`` as plain tuples: the unit of work sent to a pool worker (a tuple
+    pickles several times faster than a ``Row``; ``as_row`` makes it one again)."""
+    return [tuple(row) for row in parse_batch(tasks)]
 
 
 # --- rows -> tickets ------------------------------------------------------------------------
@@ -171,40 +235,34 @@ def row_ticket(row: Row) -> Ticket:
     """Rebuild a (header-only) ticket from a row. Raises ValueError/TypeError on a row no
     parse could have written, which the caller treats as a corrupt cache."""
     created, started, closed, related, extra = (
-        row[_CREATED],
-        row[_STARTED],
-        row[_CLOSED],
-        row[_RELATED],
-        row[_EXTRA],
+        row.created_at,
+        row.started_at,
+        row.closed_at,
+        row.related,
+        row.extra,
     )
-    priority = row[_PRIORITY]
+    priority = row.priority
     if type(priority) is not int:
         raise TypeError("priority is not an integer")
     return Ticket(
-        id=row[_ID],
+        id=row.id,
         priority=priority,
-        description=row[_DESCRIPTION],
+        description=cast(str, row.description),  # a row with a status has one
         created_at=None if created is None else _fromiso(created),
         started_at=None if started is None else _fromiso(started),
         closed_at=None if closed is None else _fromiso(closed),
-        closure_reason=row[_REASON],
+        closure_reason=row.closure_reason,
         related=tuple(json.loads(related)) if related is not None else (),
         extra=tuple((k, v) for k, v in json.loads(extra)) if extra is not None else (),
-        path=row[_PATH],
+        path=row.path,
     )
 
 
-SUMMARY_OF_ROW = itemgetter(
-    *(_ID, _STATUS, _PRIORITY, _DESCRIPTION, _CREATED, _RELATED, _PATH, _FOLDER, _ERROR)
-)
-"""A full row's columns in the order of the ``summaries`` query."""
-
-
 def summaries_of(
-    rows: Iterable[Row],
+    rows: Iterable[tuple[Any, ...]],
 ) -> tuple[list[Summary], dict[str, int], list[MalformedTicketError]]:
-    """Summaries, counts and unreadable files from rows in the ``summaries`` query's
-    layout. Raises ValueError/TypeError on a row no parse could have written."""
+    """Summaries, counts and unreadable files from rows of ``SUMMARY_COLUMNS``. Raises
+    ValueError/TypeError on a row no parse could have written."""
     items: list[Summary] = []
     append = items.append
     counts = {"todo": 0, "doing": 0, "done": 0}
@@ -234,14 +292,14 @@ def build_tickets(
     failed: list[tuple[int, str, MalformedTicketError]] = []
     order = {s.value: i for i, s in enumerate(Status)}
     for row in rows:
-        if row[_STATUS] is None:
-            failed.append((order[row[_FOLDER]], row[_PATH], row_error(row[_PATH], row[_ERROR])))
+        if row.status is None:
+            failed.append((order[row.folder], row.path, row_error(row.path, row.error)))
             continue
-        if bodies or row[_EXTRA_REPARSE]:
+        if bodies or row.extra_reparse:
             try:
                 ticket = reread(row, listing, bodies)
             except MalformedTicketError as exc:  # changed since the refresh
-                failed.append((order[row[_FOLDER]], row[_PATH], exc))
+                failed.append((order[row.folder], row.path, exc))
                 continue
         else:
             ticket = row_ticket(row)
@@ -253,7 +311,7 @@ def build_tickets(
 def reread(row: Row, listing: Listing, bodies: bool, force: bool = False) -> Ticket:
     """Read a ticket's file again: for its body, for extra keys JSON cannot hold, or
     (``force``) because the row at hand lacks the columns to build the ticket."""
-    rel = row[_PATH]
+    rel = row.path
     abs_path = listing.abs_path(rel)
     try:
         with open_bytes(abs_path) as fh:
@@ -262,10 +320,10 @@ def reread(row: Row, listing: Listing, bodies: bool, force: bool = False) -> Tic
     except OSError as exc:
         raise read_error(rel, abs_path, exc) from None
     stamp = hash((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
-    if stamp == row[_STAMP] and not row[_EXTRA_REPARSE] and not force:
+    if stamp == row.stamp and not row.extra_reparse and not force:
         text = data.decode("utf-8")  # unchanged since it was parsed: valid
         head = row_ticket(row)
-        cut = row[_HEADER_CHARS]
+        cut = row.header_chars
         return head.with_changes(
             body=text[cut:], raw=RawHeader(text=text[:cut], fields=head.header_fields())
         )
@@ -273,5 +331,5 @@ def reread(row: Row, listing: Listing, bodies: bool, force: bool = False) -> Tic
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise decode_error(data, exc, 0, rel) from None
-    ticket = parse_ticket_fast(text, path=rel, ticket_id=row[_ID])
+    ticket = parse_ticket_fast(text, path=rel, ticket_id=row.id)
     return ticket if bodies else ticket.with_changes(body="", raw=None)
