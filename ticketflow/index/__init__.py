@@ -38,10 +38,10 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ticketflow.cancel import NEVER_CANCELLED, CancelToken, ProgressCallback, no_progress
 from ticketflow.config import git_dir
@@ -87,13 +87,13 @@ from ticketflow.index.rows import (
     LintRow,
     Row,
     build_tickets,
+    in_folder_order,
     parse_batch,
     reread,
     row_error,
     row_ticket,
     summaries_of,
 )
-from ticketflow.model import Status
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -125,6 +125,8 @@ __all__ = [
     "read_text",
 ]
 
+
+T = TypeVar("T")
 
 _PATH_OF = itemgetter(0)
 _STAMP_OF = itemgetter(1)
@@ -243,14 +245,13 @@ class TicketIndex:
         """
         from ticketflow.store import LoadResult
 
-        refresh = self._refresh("load", progress, cancel, executor, lint=False)
-        try:
-            tickets, problems = build_tickets(refresh.rows, refresh.listing, bodies)
-        except (ValueError, TypeError, KeyError, IndexError):
-            # a row no parse could have written: the cache was tampered with; start over
-            self.clear()
-            refresh = self._refresh("load", progress, cancel, executor, lint=False)
-            tickets, problems = build_tickets(refresh.rows, refresh.listing, bodies)
+        tickets, problems = self._read(
+            "load",
+            lambda refresh: build_tickets(refresh.rows, refresh.listing, bodies),
+            progress,
+            cancel,
+            executor,
+        )
         return LoadResult(tickets, problems)  # rows come in list order
 
     def summaries(
@@ -262,13 +263,13 @@ class TicketIndex:
     ) -> SummaryList:
         """Every readable ticket as a ``Summary`` in list order, after refreshing the index
         (files changed since are parsed): what the TUI lists, without ``Ticket`` objects."""
-        refresh = self._refresh("load", progress, cancel, executor, lint=False)
-        try:
-            items, counts, problems = summaries_of(map(SUMMARY_OF_ROW, refresh.rows))
-        except (ValueError, TypeError, KeyError, IndexError):
-            self.clear()  # a row no parse could have written: start over
-            refresh = self._refresh("load", progress, cancel, executor, lint=False)
-            items, counts, problems = summaries_of(map(SUMMARY_OF_ROW, refresh.rows))
+        items, counts, problems = self._read(
+            "load",
+            lambda refresh: summaries_of(map(SUMMARY_OF_ROW, refresh.rows)),
+            progress,
+            cancel,
+            executor,
+        )
         return SummaryList(items, counts, problems)
 
     def cached_summaries(self) -> SummaryList | None:
@@ -318,13 +319,13 @@ class TicketIndex:
         fast = self._rendered_from_cache(view, statuses, priority, limit)
         if fast is not None:
             return fast
-        refresh = self._refresh("rendering", progress, cancel, None, lint=False)
-        try:
-            return self._render(refresh, view, statuses, priority, limit)
-        except (ValueError, TypeError, KeyError, IndexError):
-            self.clear()  # a row no parse could have written: start over
-            refresh = self._refresh("rendering", progress, cancel, None, lint=False)
-            return self._render(refresh, view, statuses, priority, limit)
+        return self._read(
+            "rendering",
+            lambda refresh: self._render(refresh, view, statuses, priority, limit),
+            progress,
+            cancel,
+            None,
+        )
 
     def _rendered_from_cache(
         self, view: View, statuses: Sequence[str], priority: int | None, limit: int
@@ -352,11 +353,10 @@ class TicketIndex:
         wanted = frozenset(statuses)
         summary = dict.fromkeys(ALL_STATUSES, 0)
         texts: list[str] = []
-        failed: list[tuple[int, str, MalformedTicketError]] = []
-        order = {s.value: i for i, s in enumerate(Status)}
+        failed: list[tuple[str, str, MalformedTicketError]] = []
         for status, level, fresh, text, path, folder, error in rows:
             if status is None:
-                failed.append((order[folder], path, row_error(path, error)))
+                failed.append((folder, path, row_error(path, error)))
             elif not fresh or text is None:
                 return None  # a rendering is missing or for another view
             else:
@@ -364,8 +364,7 @@ class TicketIndex:
                 if status in wanted and (priority is None or level == priority):
                     texts.append(text)
         summary["total"] = summary["todo"] + summary["doing"] + summary["done"]
-        failed.sort(key=lambda item: item[:2])
-        return Rendered(texts[:limit] if limit else texts, summary, [exc for _o, _p, exc in failed])
+        return Rendered(texts[:limit] if limit else texts, summary, in_folder_order(failed))
 
     def clear(self) -> None:
         """Delete the cache, so that the next refresh is cold."""
@@ -373,6 +372,24 @@ class TicketIndex:
             Cache(self.path, self._fingerprint, self.busy_timeout).discard()
 
     # --- building results ---------------------------------------------------------------
+
+    def _read(
+        self,
+        columns: str,
+        build: Callable[[_Refresh], T],
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        executor: Executor | None,
+    ) -> T:
+        """``build`` of a refresh. A row no parse could have written (the cache was tampered
+        with) makes ``build`` raise ValueError, TypeError, KeyError or IndexError: the cache
+        is then deleted and the refresh made again, cold, once."""
+        refresh = self._refresh(columns, progress, cancel, executor, lint=False)
+        try:
+            return build(refresh)
+        except (ValueError, TypeError, KeyError, IndexError):
+            self.clear()
+            return build(self._refresh(columns, progress, cancel, executor, lint=False))
 
     def _render(
         self,
@@ -385,8 +402,7 @@ class TicketIndex:
         """``rendered``'s answer from a refresh: the missing renderings made (and stored)."""
         rows = refresh.rows
         texts: dict[str, str] = {}
-        failed: list[tuple[int, str, MalformedTicketError]] = []
-        order = {s.value: i for i, s in enumerate(Status)}
+        failed: list[tuple[str, str, MalformedTicketError]] = []
         stale = [
             row
             for row in rows
@@ -394,15 +410,15 @@ class TicketIndex:
         ]
         if stale:
             for row, problem in self._render_views(stale, refresh.listing, view, texts):
-                failed.append((order[row.folder], row.path, problem))
+                failed.append((row.folder, row.path, problem))
         selected: list[str] = []
         summary = {"todo": 0, "doing": 0, "done": 0}
-        lost = {path for _order, path, _problem in failed}
+        lost = {path for _folder, path, _problem in failed}
         for row in rows:
             status = row.status
             path = row.path
             if status is None:
-                failed.append((order[row.folder], path, row_error(row.path, row.error)))
+                failed.append((row.folder, path, row_error(row.path, row.error)))
                 continue
             if path in lost:
                 continue
@@ -412,9 +428,8 @@ class TicketIndex:
                 assert text is not None  # the rows without one were rendered above
                 selected.append(text)
         summary["total"] = summary["todo"] + summary["doing"] + summary["done"]
-        failed.sort(key=lambda item: item[:2])
         texts_out = selected[:limit] if limit else selected
-        return Rendered(texts_out, summary, [problem for _order, _path, problem in failed])
+        return Rendered(texts_out, summary, in_folder_order(failed))
 
     def _render_views(
         self, stale: list[Row], listing: Listing, view: View, texts: dict[str, str]

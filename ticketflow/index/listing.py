@@ -4,17 +4,15 @@ modified too recently to trust (racy stamps), and the other files a scan counts.
 from __future__ import annotations
 
 import os
-import re
 import stat as stat_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ticketflow.errors import TicketflowError
 from ticketflow.fsutil import is_temp_file, remove_stale_temp_files
-from ticketflow.index.rows import ParseTask
-from ticketflow.model import Status
+from ticketflow.ticketfiles import TICKET_NAME, status_folders
 
 if TYPE_CHECKING:
+    from ticketflow.index.rows import ParseTask
     from ticketflow.store import TicketStore
 
 
@@ -23,9 +21,10 @@ _COARSE_RACY_NS = 2_000_000_000
 RACY = -1
 """The stamp stored for a file modified too close to its scan: matches no ``stat``."""
 
-NAME_RE = re.compile(r"\d{6}-\d{6}-[a-z0-9-]+\n?\.md\Z")
-"""A ticket file name: exactly what ``TicketStore.iter_files`` accepts (``model.ID_RE`` ends
-in ``$``, which also matches before a final newline; mirrored here on purpose)."""
+
+def stamp_of(st: os.stat_result) -> int:
+    """A file's stamp: what its ``stat`` must still say for its row to be believed."""
+    return hash((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
 
 
 class Listing:
@@ -79,56 +78,39 @@ def list_files(store: TicketStore, count_ignored: bool, scan_start: int) -> List
     leftovers: list[str] = []  # temporary files of writes that were killed
     fine_cutoff = scan_start - _FINE_RACY_NS
     coarse_cutoff = scan_start - _COARSE_RACY_NS
-    match = NAME_RE.match
+    match = TICKET_NAME.match
     regular = stat_module.S_ISREG
     is_link = stat_module.S_ISLNK
-    for status in Status:
-        folder = store.status_dir(status)  # refuses a folder leading out of the repository
+    for status, folder, entries in status_folders(store):
         status_dirs.append(os.path.normpath(folder))
         rel_dir = store.relpath(folder)
         prefix = rel_dir + "/"
         folders[rel_dir] = (status.value, str(folder) + "/")
-        try:
-            # through a descriptor: each stat is an fstatat() relative to the folder,
-            # which skips resolving the whole path again (a quarter of the time here)
-            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise TicketflowError(
-                f"cannot read {rel_dir}: {exc.strerror or exc}",
-                hint="each status folder must be a readable directory",
-            ) from None
-        try:
-            with os.scandir(fd) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if match(name):
-                        try:
-                            # the entry itself: one fstatat, as for any file (a link is
-                            # listed to be reported, never followed; see safepaths)
-                            st = entry.stat(follow_symlinks=False)
-                        except FileNotFoundError:
-                            st = None  # vanished since the folder was read
-                        except OSError:  # cannot even stat it: the parse says why
-                            stamps[prefix + name] = RACY
-                            continue
-                        if st is not None and (regular(st.st_mode) or is_link(st.st_mode)):
-                            rel = prefix + name
-                            mtime = st.st_mtime_ns
-                            key = (mtime, st.st_size, st.st_ino, st.st_ctime_ns)
-                            stamps[rel] = hash(key)
-                            if mtime >= coarse_cutoff and (
-                                mtime >= fine_cutoff or not mtime % 1_000_000_000
-                            ):
-                                racy.add(rel)
-                            continue
-                    if count_ignored:
-                        ignored += _count_files(entry, folder)
-                        if is_temp_file(name):
-                            leftovers.append(os.path.join(folder, name))
-        finally:
-            os.close(fd)
+        for entry in entries:
+            name = entry.name
+            if match(name):
+                try:
+                    # the entry itself: one fstatat, as for any file (a link is listed to be
+                    # reported, never followed; see safepaths)
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    st = None  # vanished since the folder was read
+                except OSError:  # cannot even stat it: the parse says why
+                    stamps[prefix + name] = RACY
+                    continue
+                if st is not None and (regular(st.st_mode) or is_link(st.st_mode)):
+                    rel = prefix + name
+                    mtime = st.st_mtime_ns
+                    stamps[rel] = stamp_of(st)
+                    if mtime >= coarse_cutoff and (
+                        mtime >= fine_cutoff or not mtime % 1_000_000_000
+                    ):
+                        racy.add(rel)
+                    continue
+            if count_ignored:
+                ignored += _count_files(entry, folder)
+                if is_temp_file(name):
+                    leftovers.append(os.path.join(folder, name))
     if count_ignored:
         ignored += _count_outside(store, status_dirs)
         remove_stale_temp_files(leftovers)

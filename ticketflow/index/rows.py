@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ticketflow.errors import MalformedTicketError
 from ticketflow.fastparse import parse_fields, parse_ticket_fast
+from ticketflow.index.listing import stamp_of
 from ticketflow.index.reading import decode_error, open_bytes, read_error, read_text
 from ticketflow.index.results import Summary
 from ticketflow.model import RawHeader, Status, Ticket
@@ -88,7 +89,7 @@ _SQL_TYPES = {
 }
 COLUMNS = tuple(
     # the annotations are text (``from __future__``), which NamedTuple wraps in a ForwardRef
-    (name, _SQL_TYPES[getattr(kind, "__forward_arg__", kind)])
+    (name, _SQL_TYPES[str(getattr(kind, "__forward_arg__", kind))])
     for name, kind in Row.__annotations__.items()
 )
 """The table's columns and their SQLite types, from ``Row``'s annotations."""
@@ -258,6 +259,19 @@ def row_ticket(row: Row) -> Ticket:
     )
 
 
+_FOLDER_ORDER = {status.value: i for i, status in enumerate(Status)}
+
+
+def in_folder_order(
+    failed: list[tuple[str, str, MalformedTicketError]],
+) -> list[MalformedTicketError]:
+    """The files that do not parse, from ``(folder, path, problem)``, in the order
+    ``TicketStore.load_all`` reports them: by status folder (todo, doing, done), then path.
+    Raises KeyError for a folder no parse could have written."""
+    failed.sort(key=lambda item: (_FOLDER_ORDER[item[0]], item[1]))
+    return [problem for _folder, _path, problem in failed]
+
+
 def summaries_of(
     rows: Iterable[tuple[Any, ...]],
 ) -> tuple[list[Summary], dict[str, int], list[MalformedTicketError]]:
@@ -266,12 +280,11 @@ def summaries_of(
     items: list[Summary] = []
     append = items.append
     counts = {"todo": 0, "doing": 0, "done": 0}
-    failed: list[tuple[int, str, MalformedTicketError]] = []
-    order = {s.value: i for i, s in enumerate(Status)}
+    failed: list[tuple[str, str, MalformedTicketError]] = []
     make = Summary
     for tid, status, priority, description, created, related, path, folder, error in rows:
         if status is None:
-            failed.append((order[folder], path, row_error(path, error)))
+            failed.append((folder, path, row_error(path, error)))
             continue
         if type(priority) is not int or type(tid) is not str:
             raise TypeError("a row with the wrong types")
@@ -281,31 +294,28 @@ def summaries_of(
             parent = next((r[7:] for r in json.loads(related) if r.startswith("parent:")), "")
         append(make(tid, status, priority, description, created or "", parent, path))
     counts["total"] = len(items)
-    failed.sort(key=lambda item: item[:2])
-    return items, counts, [problem for _order, _path, problem in failed]
+    return items, counts, in_folder_order(failed)
 
 
 def build_tickets(
     rows: list[Row], listing: Listing, bodies: bool
 ) -> tuple[list[Ticket], list[MalformedTicketError]]:
     tickets: list[Ticket] = []
-    failed: list[tuple[int, str, MalformedTicketError]] = []
-    order = {s.value: i for i, s in enumerate(Status)}
+    failed: list[tuple[str, str, MalformedTicketError]] = []
     for row in rows:
         if row.status is None:
-            failed.append((order[row.folder], row.path, row_error(row.path, row.error)))
+            failed.append((row.folder, row.path, row_error(row.path, row.error)))
             continue
         if bodies or row.extra_reparse:
             try:
                 ticket = reread(row, listing, bodies)
             except MalformedTicketError as exc:  # changed since the refresh
-                failed.append((order[row.folder], row.path, exc))
+                failed.append((row.folder, row.path, exc))
                 continue
         else:
             ticket = row_ticket(row)
         tickets.append(ticket)
-    failed.sort(key=lambda item: item[:2])
-    return tickets, [exc for _order, _path, exc in failed]
+    return tickets, in_folder_order(failed)
 
 
 def reread(row: Row, listing: Listing, bodies: bool, force: bool = False) -> Ticket:
@@ -319,8 +329,7 @@ def reread(row: Row, listing: Listing, bodies: bool, force: bool = False) -> Tic
             data = fh.read()
     except OSError as exc:
         raise read_error(rel, abs_path, exc) from None
-    stamp = hash((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
-    if stamp == row.stamp and not row.extra_reparse and not force:
+    if stamp_of(st) == row.stamp and not row.extra_reparse and not force:
         text = data.decode("utf-8")  # unchanged since it was parsed: valid
         head = row_ticket(row)
         cut = row.header_chars
