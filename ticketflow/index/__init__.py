@@ -39,7 +39,6 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -83,9 +82,12 @@ from ticketflow.index.rows import (
     COLUMNS,
     INT64,
     LIST_ORDER,
+    PATH_OF,
+    STAMP_OF,
     SUMMARY_OF_ROW,
-    LintRow,
     Row,
+    Stored,
+    as_row,
     build_tickets,
     in_folder_order,
     parse_batch,
@@ -128,16 +130,12 @@ __all__ = [
 
 T = TypeVar("T")
 
-_PATH_OF = itemgetter(0)
-_STAMP_OF = itemgetter(1)
-"""A row's path and stamp, whatever the query: the first two columns of each."""
-
 
 class _Refresh:
     """The outcome of one refresh: every current row, and what it took."""
 
     def __init__(
-        self, rows: list[Row], listing: Listing, cache: CacheState, reused: int, removed: int
+        self, rows: list[Stored], listing: Listing, cache: CacheState, reused: int, removed: int
     ) -> None:
         self.rows = rows
         self.listing = listing
@@ -400,7 +398,7 @@ class TicketIndex:
         limit: int,
     ) -> Rendered:
         """``rendered``'s answer from a refresh: the missing renderings made (and stored)."""
-        rows = refresh.rows
+        rows = list(map(as_row, refresh.rows))
         texts: dict[str, str] = {}
         failed: list[tuple[str, str, MalformedTicketError]] = []
         stale = [
@@ -477,15 +475,15 @@ class TicketIndex:
             # files are statted was measured slower: both halves need the GIL.)
             snapshot = read_cache(cache, "stamps" if lint else columns, lint)
             stamps = listing.stamps
-            # Rows, or (path, stamp) pairs for a scan: either way path and stamp come first
+            # rows, or (path, stamp) pairs for a scan: either way path and stamp come first
             cached = snapshot.rows
-            kept: list[Any] = []
+            rows: list[Stored] = []
             removed: list[str] = []
             pending: set[str] = set()
             if len(cached) == len(stamps) and stamps == dict(
-                zip(map(_PATH_OF, cached), map(_STAMP_OF, cached), strict=True)
+                zip(map(PATH_OF, cached), map(STAMP_OF, cached), strict=True)
             ):
-                kept = cached  # nothing changed: compared in C, no loop
+                rows = cached  # nothing changed: compared in C, no loop
             else:
                 pending = set(stamps)
                 discard = pending.discard
@@ -493,22 +491,20 @@ class TicketIndex:
                 for row in cached:
                     path = row[0]
                     if get(path) == row[1]:
-                        kept.append(row)
+                        rows.append(row)
                         discard(path)
                     elif path not in stamps:
                         removed.append(path)
-            rows: list[Row] = [] if lint else kept
-            out = _Refresh(rows, listing, cache.state, reused=len(kept), removed=len(removed))
+            out = _Refresh(rows, listing, cache.state, reused=len(rows), removed=len(removed))
             if lint and not pending and not removed and snapshot.lint is not None:
                 t1 = time.perf_counter()
                 out.problems = [Problem.from_json(p) for p in snapshot.lint["problems"]]
                 out.counts = snapshot.lint["counts"]
                 out.times = {"listing": t1 - t0, "linting": time.perf_counter() - t1}
                 return out
-            linted: list[LintRow | Row] = []
             if lint and cached:
-                linted.extend(self._wide_rows(cache, listing, pending, removed))
-                out.reused, out.removed = len(linted), len(removed)
+                out.rows = rows = self._wide_rows(cache, listing, pending, removed)
+                out.reused, out.removed = len(rows), len(removed)
             t1 = time.perf_counter()
             tasks = [listing.task(rel) for rel in pending]
             parsed: list[Row] = []
@@ -523,15 +519,14 @@ class TicketIndex:
                     token.reason, partial=f"{len(parsed):,} of {len(tasks):,} tickets scanned"
                 ) from None
             t2 = time.perf_counter()
-            if parsed and lint:
-                linted.extend(parsed)
-            elif parsed:
+            if parsed:
                 rows.extend(parsed)
-                rows.sort(key=LIST_ORDER)  # runs already in order: nearly linear
+                if not lint:
+                    rows.sort(key=LIST_ORDER)  # runs already in order: nearly linear
             lint_data = None
             if lint:
                 report(len(tasks), len(tasks), "checking tickets")
-                out.problems, out.counts = lint_rows(linted, self.store.root)
+                out.problems, out.counts = lint_rows(rows, self.store.root)
                 problems = [p.to_json() for p in out.problems]
                 lint_data = {"problems": problems, "counts": out.counts}
             t3 = time.perf_counter()
@@ -550,7 +545,7 @@ class TicketIndex:
 
     def _wide_rows(
         self, cache: Cache, listing: Listing, pending: set[str], removed: list[str]
-    ) -> list[LintRow]:
+    ) -> list[Stored]:
         """The lint's columns of the unchanged rows, when the stamps alone were not enough.
         Read in a second query: the stamps must match again (another process may have
         written in between); a row that no longer matches is parsed like a changed file."""
@@ -565,10 +560,10 @@ class TicketIndex:
         rows = []
         seen = set()
         for row in snapshot.rows:
-            path = row.path
+            path = row[0]  # the lint's columns start with the path and the stamp
             if path in pending:
                 continue
-            if stamps.get(path) == row.stamp:
+            if stamps.get(path) == row[1]:
                 rows.append(row)
                 seen.add(path)
             elif path not in stamps and path not in removed:

@@ -20,12 +20,11 @@ from ticketflow.errors import TicketflowError
 from ticketflow.index.results import CacheState
 from ticketflow.index.rows import (
     COLUMNS,
+    LINT_PREFIX,
     LIST_ORDER,
     SUMMARY_COLUMNS,
-    LintRow,
     Row,
-    as_lint_row,
-    as_row,
+    Stored,
     dumps,
 )
 
@@ -80,7 +79,7 @@ _NAMES = [name for name, _kind in COLUMNS]
 _NO_VIEW = [("NULL" if name.startswith("view_") else name) for name in _NAMES]
 SELECT = {  # built from the constant column names
     "stamps": "SELECT path, stamp FROM files",
-    "lint": f"SELECT {', '.join(LintRow._fields)} FROM files",  # noqa: S608
+    "lint": f"SELECT {', '.join(LINT_PREFIX)} FROM files",  # noqa: S608
     "load": f"SELECT {', '.join(_NO_VIEW)} FROM files{_ORDER_BY}",  # noqa: S608
     "rendering": f"SELECT {', '.join(_NAMES)} FROM files{_ORDER_BY}",  # noqa: S608
     # one pass for ``rendered``: the path, folder and error only where there is an error
@@ -90,20 +89,19 @@ SELECT = {  # built from the constant column names
     f" FROM files{_ORDER_BY}",
 }
 """``load`` and ``rendering`` come in primary-key order: SQLite does not sort. ``stamps``
-gives ``(path, stamp)`` pairs, ``lint`` ``LintRow``s, ``load`` and ``rendering`` ``Row``s
-(``load`` without the cached renderings)."""
-_AS_ROWS = {"lint": as_lint_row, "load": as_row, "rendering": as_row}
+gives ``(path, stamp)`` pairs, ``lint`` the ``LINT_PREFIX`` columns, ``load`` and
+``rendering`` every column (``load`` without the cached renderings), as ``Stored`` tuples."""
 
 
 class Snapshot:
-    """What one read transaction saw: rows (of the type the query gives, see ``SELECT``),
-    the write generation, the cached lint.
+    """What one read transaction saw: rows (the columns of the query, see ``SELECT``), the
+    write generation, the cached lint.
     (Internal records are plain classes: a dataclass costs an ``exec`` at import, and
     ``list`` pays every millisecond of import time.)"""
 
     __slots__ = ("generation", "lint", "rows")
 
-    def __init__(self, rows: list[Any], generation: int, lint: dict[str, Any] | None) -> None:
+    def __init__(self, rows: list[Stored], generation: int, lint: dict[str, Any] | None) -> None:
         self.rows = rows
         self.generation = generation
         self.lint = lint
@@ -239,8 +237,6 @@ class Cache:
         conn.execute("BEGIN")
         try:
             rows = conn.execute(SELECT[columns]).fetchall()
-            if columns in _AS_ROWS:
-                rows = list(map(_AS_ROWS[columns], rows))
             generation = _meta(conn, "generation")
             lint = _meta(conn, "lint") if with_lint else None
         finally:

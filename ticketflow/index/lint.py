@@ -4,14 +4,14 @@ mismatches, duplicate ids, dangling relations and parent cycles, computed from r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any
 
 from ticketflow.errors import quoted
 from ticketflow.index.reading import open_bytes
 from ticketflow.index.results import Problem, Severity
-from ticketflow.index.rows import NO_DATE, LintRow, Row
+from ticketflow.index.rows import LINT_OF_ROW, NO_DATE, Stored
 
 LARGE_FILE_BYTES = 1 << 20
 """Ticket files larger than this are reported (a warning): they slow every tool down."""
@@ -32,12 +32,11 @@ def _line_of(path: Path, needle: str) -> int | None:
     return None
 
 
-def _field_warnings(row: LintRow | Row, root: Path) -> Iterator[Problem]:
+def _field_warnings(path: str, priority: Any, neg_created: float, root: Path) -> Iterator[Problem]:
     """Fields a person left out or wrote by hand outside their range. Both tools still
     read the ticket, with Go's zero values (priority 0, created 0001-01-01 in the Go tool,
     no date here), so it lists at the top, or last, for no reason anyone chose."""
-    path = row.path
-    if row.neg_created == NO_DATE:
+    if neg_created == NO_DATE:
         yield Problem(
             path,
             None,
@@ -48,7 +47,6 @@ def _field_warnings(row: LintRow | Row, root: Path) -> Iterator[Problem]:
             'add a line like created_at: "2025-09-24T14:35:04+09:00" (ticketflow new '
             "writes it for you)",
         )
-    priority = row.priority
     if type(priority) is int and priority < 1:
         yield Problem(
             path,
@@ -61,7 +59,7 @@ def _field_warnings(row: LintRow | Row, root: Path) -> Iterator[Problem]:
         )
 
 
-def lint_rows(rows: Sequence[LintRow | Row], root: Path) -> tuple[list[Problem], dict[str, int]]:
+def lint_rows(rows: Iterable[Stored], root: Path) -> tuple[list[Problem], dict[str, int]]:
     """Every per-file and cross-ticket problem, and counts by status."""
     problems: list[Problem] = []
     counts = {"todo": 0, "doing": 0, "done": 0, "malformed": 0}
@@ -69,30 +67,30 @@ def lint_rows(rows: Sequence[LintRow | Row], root: Path) -> tuple[list[Problem],
     parent_of: dict[str, str] = {}
     path_of: dict[str, str] = {}
     with_related: list[tuple[str, str, list[str]]] = []
-    for row in rows:
-        path, tid = row.path, row.id
+    for path, size, folder, tid, status, related_json, error, priority, neg_created in map(
+        LINT_OF_ROW, rows
+    ):
         paths_by_id.setdefault(tid, []).append(path)
-        if row.size > LARGE_FILE_BYTES:
+        if size > LARGE_FILE_BYTES:
             problems.append(
                 Problem(
                     path,
                     None,
                     "large-file",
-                    f"the file is {row.size / (1 << 20):.1f} MiB; large ticket files "
+                    f"the file is {size / (1 << 20):.1f} MiB; large ticket files "
                     "slow down every tool that reads them",
                     Severity.WARNING,
                     "move attachments or logs out of the ticket and link to them",
                 )
             )
-        if row.status is None:
+        if status is None:
             counts["malformed"] += 1
-            line, problem, hint, code = json.loads(cast(str, row.error))  # set when no status
+            line, problem, hint, code = json.loads(error)
             problems.append(Problem(path, line, code, problem, Severity.ERROR, hint))
             continue
-        status, folder = row.status, row.folder
         counts[status] += 1
         path_of.setdefault(tid, path)
-        problems.extend(_field_warnings(row, root))
+        problems.extend(_field_warnings(path, priority, neg_created, root))
         if status != folder:
             problems.append(
                 Problem(
@@ -105,8 +103,8 @@ def lint_rows(rows: Sequence[LintRow | Row], root: Path) -> tuple[list[Problem],
                     "(ticketflow start/close/reopen move files for you)",
                 )
             )
-        if row.related is not None:
-            related = json.loads(row.related)
+        if related_json is not None:
+            related = json.loads(related_json)
             with_related.append((path, tid, related))
             for entry in related:
                 if entry.startswith("parent:"):

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ticketflow.errors import MalformedTicketError
@@ -64,23 +64,6 @@ class Row(NamedTuple):
     header_chars: int = 0
 
 
-class LintRow(NamedTuple):
-    """The first columns of a ``Row``, all the lint reads: a scan whose files changed reads
-    only these of the unchanged rows (the rest is most of the bytes)."""
-
-    path: str
-    stamp: int
-    size: int
-    folder: str
-    id: str
-    status: str | None
-    related: str | None
-    error: str | None
-    priority: int
-    description: str | None
-    neg_created: float
-
-
 _SQL_TYPES = {
     "str": "TEXT NOT NULL",
     "str | None": "TEXT",
@@ -93,15 +76,36 @@ COLUMNS = tuple(
     for name, kind in Row.__annotations__.items()
 )
 """The table's columns and their SQLite types, from ``Row``'s annotations."""
-if Row._fields[: len(LintRow._fields)] != LintRow._fields:  # pragma: no cover - a typo
-    raise ImportError("LintRow must be the first columns of Row")
-
 as_row: Callable[[Iterable[Any]], Row] = partial(tuple.__new__, Row)
 """A ``Row`` from a tuple in column order (an SQLite row, a pool worker's result), without
 ``Row()``'s argument parsing: a scan makes a hundred thousand."""
-as_lint_row: Callable[[Iterable[Any]], LintRow] = partial(tuple.__new__, LintRow)
 
-LIST_ORDER = attrgetter("priority", "neg_created", "id", "path")
+Stored = tuple[Any, ...]
+"""A row as SQLite hands it over: a plain tuple in ``COLUMNS`` order (or the first of them,
+see ``cache.SELECT``), or a ``Row``. Making each a ``Row`` costs about half a microsecond
+a row, a tenth of a cached read, so the bulk readers that need a few columns (the refresh,
+the lint, the summaries) take them by name with ``columns`` instead; those that build
+tickets make ``Row``s (``as_row``)."""
+
+
+def columns(*names: str) -> itemgetter[Any]:
+    """Read the named columns of a ``Row`` or a ``Stored`` tuple alike (one C call)."""
+    return itemgetter(*(Row._fields.index(name) for name in names))
+
+
+PATH_OF = columns("path")
+STAMP_OF = columns("stamp")
+LINT_COLUMNS = (
+    *("path", "size", "folder", "id", "status", "related", "error", "priority"),
+    "neg_created",
+)
+"""What the lint reads of a row (``LINT_OF_ROW``, in this order)."""
+LINT_OF_ROW = columns(*LINT_COLUMNS)
+LINT_PREFIX = Row._fields[: max(map(Row._fields.index, LINT_COLUMNS)) + 1]
+"""The first columns, up to the last the lint reads: what a scan reads of unchanged rows
+(the rest is most of the bytes)."""
+
+LIST_ORDER = columns("priority", "neg_created", "id", "path")
 """The list order of rows, the same as the SQL ``ORDER BY`` (used after merging new rows)."""
 INT64 = range(-(2**63), 2**63)
 """What SQLite stores as an integer: a ticket with a larger priority is parsed every time."""
@@ -111,7 +115,7 @@ SUMMARY_COLUMNS = (
     "error",
 )
 """The columns a ``Summary`` is made of, in the order ``summaries_of`` reads them."""
-SUMMARY_OF_ROW = itemgetter(*(Row._fields.index(name) for name in SUMMARY_COLUMNS))
+SUMMARY_OF_ROW = columns(*SUMMARY_COLUMNS)
 """A ``Row``'s ``SUMMARY_COLUMNS`` (the ``summaries`` query selects the same from SQLite)."""
 
 ParseTask = tuple[str, str, str, str, int]
@@ -298,11 +302,11 @@ def summaries_of(
 
 
 def build_tickets(
-    rows: list[Row], listing: Listing, bodies: bool
+    rows: Iterable[Stored], listing: Listing, bodies: bool
 ) -> tuple[list[Ticket], list[MalformedTicketError]]:
     tickets: list[Ticket] = []
     failed: list[tuple[str, str, MalformedTicketError]] = []
-    for row in rows:
+    for row in map(as_row, rows):
         if row.status is None:
             failed.append((row.folder, row.path, row_error(row.path, row.error)))
             continue
