@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ticketflow.errors import MalformedTicketError
 from ticketflow.fastparse import parse_fields, parse_ticket_fast
@@ -236,30 +236,31 @@ def parse_batch_plain(tasks: Sequence[ParseTask]) -> list[tuple[Any, ...]]:
 _fromiso = datetime.fromisoformat
 
 
-def row_ticket(row: Row) -> Ticket:
+_TICKET_OF_ROW = columns(
+    *("id", "priority", "description", "created_at", "started_at", "closed_at"),
+    *("closure_reason", "related", "extra", "path"),
+)
+
+
+def row_ticket(row: Stored) -> Ticket:
     """Rebuild a (header-only) ticket from a row. Raises ValueError/TypeError on a row no
     parse could have written, which the caller treats as a corrupt cache."""
-    created, started, closed, related, extra = (
-        row.created_at,
-        row.started_at,
-        row.closed_at,
-        row.related,
-        row.extra,
+    tid, priority, description, created, started, closed, reason, related, extra, path = (
+        _TICKET_OF_ROW(row)
     )
-    priority = row.priority
     if type(priority) is not int:
         raise TypeError("priority is not an integer")
     return Ticket(
-        id=row.id,
+        id=tid,
         priority=priority,
-        description=cast(str, row.description),  # a row with a status has one
+        description=description,
         created_at=None if created is None else _fromiso(created),
         started_at=None if started is None else _fromiso(started),
         closed_at=None if closed is None else _fromiso(closed),
-        closure_reason=row.closure_reason,
+        closure_reason=reason,
         related=tuple(json.loads(related)) if related is not None else (),
         extra=tuple((k, v) for k, v in json.loads(extra)) if extra is not None else (),
-        path=row.path,
+        path=path,
     )
 
 
@@ -301,20 +302,24 @@ def summaries_of(
     return items, counts, in_folder_order(failed)
 
 
+_BUILD_OF_ROW = columns("status", "folder", "path", "error", "extra_reparse")
+
+
 def build_tickets(
     rows: Iterable[Stored], listing: Listing, bodies: bool
 ) -> tuple[list[Ticket], list[MalformedTicketError]]:
     tickets: list[Ticket] = []
     failed: list[tuple[str, str, MalformedTicketError]] = []
-    for row in map(as_row, rows):
-        if row.status is None:
-            failed.append((row.folder, row.path, row_error(row.path, row.error)))
+    for row in rows:
+        status, folder, path, error, reparse = _BUILD_OF_ROW(row)
+        if status is None:
+            failed.append((folder, path, row_error(path, error)))
             continue
-        if bodies or row.extra_reparse:
+        if bodies or reparse:
             try:
-                ticket = reread(row, listing, bodies)
+                ticket = reread(as_row(row), listing, bodies)
             except MalformedTicketError as exc:  # changed since the refresh
-                failed.append((row.folder, row.path, exc))
+                failed.append((folder, path, exc))
                 continue
         else:
             ticket = row_ticket(row)
