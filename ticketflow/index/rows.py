@@ -83,9 +83,9 @@ as_row: Callable[[Iterable[Any]], Row] = partial(tuple.__new__, Row)
 Stored = tuple[Any, ...]
 """A row as SQLite hands it over: a plain tuple in ``COLUMNS`` order (or the first of them,
 see ``cache.SELECT``), or a ``Row``. Making each a ``Row`` costs about half a microsecond
-a row, a tenth of a cached read, so the bulk readers that need a few columns (the refresh,
-the lint, the summaries) take them by name with ``columns`` instead; those that build
-tickets make ``Row``s (``as_row``)."""
+a row, a tenth of a cached read, so the bulk readers (the refresh, the lint, the summaries,
+the ticket builder) take the columns they need by name with ``columns``; a ``Row`` is made
+(``as_row``) where a row is used field by field (a rendering, a file read again)."""
 
 
 def columns(*names: str) -> itemgetter[Any]:
