@@ -270,7 +270,10 @@ class Cache:
                 gone = sorted([*removed, *(row.path for row in rows)])
                 conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
                 if rows:
-                    conn.executemany(_INSERT, sorted(rows, key=LIST_ORDER))  # primary-key order
+                    # in primary-key order; as plain tuples, which sqlite3 binds several
+                    # times faster than a tuple subclass
+                    ordered = sorted(rows, key=LIST_ORDER)
+                    conn.executemany(_INSERT, map(tuple, ordered))
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
             if lint is not None and generation == seen_generation:
                 new_generation = generation + 1 if (rows or removed) else generation
