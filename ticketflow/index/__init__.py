@@ -83,6 +83,7 @@ from ticketflow.index.rows import (
     INT64,
     LIST_ORDER,
     PATH_OF,
+    PRIORITY_OF,
     STAMP_OF,
     SUMMARY_OF_ROW,
     Row,
@@ -507,7 +508,7 @@ class TicketIndex:
                 out.reused, out.removed = len(rows), len(removed)
             t1 = time.perf_counter()
             tasks = [listing.task(rel) for rel in pending]
-            parsed: list[Row] = []
+            parsed: list[Stored] = []
             try:
                 if tasks:
                     out.mode, out.workers = parse_tasks(
@@ -574,13 +575,13 @@ class TicketIndex:
     def _save(
         self,
         cache: Cache,
-        parsed: list[Row],
+        parsed: list[Stored],
         removed: list[str],
         generation: int,
         out: _Refresh,
         lint: dict[str, Any] | None,
     ) -> None:
-        storable = [row for row in parsed if row.priority in INT64]
+        storable = [row for row in parsed if PRIORITY_OF(row) in INT64]
         try:
             cache.write(storable, removed, generation, lint)
         except sqlite3.Error as exc:

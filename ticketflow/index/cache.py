@@ -22,8 +22,8 @@ from ticketflow.index.rows import (
     COLUMNS,
     LINT_PREFIX,
     LIST_ORDER,
+    PATH_OF,
     SUMMARY_COLUMNS,
-    Row,
     Stored,
     dumps,
 )
@@ -250,7 +250,7 @@ class Cache:
 
     def write(
         self,
-        rows: Sequence[Row],
+        rows: Sequence[Stored],
         removed: Sequence[str],
         seen_generation: int,
         lint: dict[str, Any] | None = None,
@@ -267,11 +267,11 @@ class Cache:
             if rows or removed:
                 # a path's old row goes first (its key may differ: the path index is not
                 # unique, so that it can also cover the stamps query)
-                gone = sorted([*removed, *(row.path for row in rows)])
+                gone = sorted([*removed, *map(PATH_OF, rows)])
                 conn.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
                 if rows:
-                    # in primary-key order; as plain tuples, which sqlite3 binds several
-                    # times faster than a tuple subclass
+                    # in primary-key order; as plain tuples (a parse makes a Row now and
+                    # then), which sqlite3 binds several times faster than a tuple subclass
                     ordered = sorted(rows, key=LIST_ORDER)
                     conn.executemany(_INSERT, map(tuple, ordered))
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ticketflow.cancel import CancelToken, ProgressCallback
 from ticketflow.errors import TicketflowError
-from ticketflow.index.rows import ParseTask, Row, as_row, parse_batch, parse_batch_plain
+from ticketflow.index.rows import ParseTask, Stored, parse_batch
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -49,7 +49,7 @@ def _pool_context() -> tuple[Any, bool]:
 
 def parse_tasks(
     tasks: list[ParseTask],
-    parsed: list[Row],
+    parsed: list[Stored],
     report: ProgressCallback,
     token: CancelToken,
     executor: Executor | None,
@@ -99,7 +99,7 @@ POOL_CHUNK = 512
 
 def _parse_hybrid(
     tasks: list[ParseTask],
-    parsed: list[Row],
+    parsed: list[Stored],
     executor: Executor,
     helpers: int,
     report: ProgressCallback,
@@ -114,12 +114,12 @@ def _parse_hybrid(
     chunk = max(CHUNK, min(POOL_CHUNK, -(-total // (helpers * 4))))
     queue = [tasks[start : start + chunk] for start in range(0, total, chunk)]
     queue.reverse()  # pop() from the end takes them in order
-    in_flight: set[Future[list[tuple[Any, ...]]]] = set()
+    in_flight: set[Future[list[Stored]]] = set()
     report(0, total, "parsing tickets")
     try:
         while queue or in_flight:
             while queue and len(in_flight) < helpers * 2:
-                in_flight.add(executor.submit(parse_batch_plain, queue.pop()))
+                in_flight.add(executor.submit(parse_batch, queue.pop()))
             if queue:
                 mine = queue.pop()
                 for start in range(0, len(mine), CHUNK):
@@ -141,11 +141,11 @@ def _parse_hybrid(
         raise
 
 
-def _chunk_result(future: Future[list[tuple[Any, ...]]]) -> list[Row]:
+def _chunk_result(future: Future[list[Stored]]) -> list[Stored]:
     from concurrent.futures.process import BrokenProcessPool
 
     try:
-        return list(map(as_row, future.result()))
+        return future.result()
     except BrokenProcessPool:
         raise TicketflowError(
             "a ticket parsing worker died during the scan",

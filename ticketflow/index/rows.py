@@ -77,8 +77,7 @@ COLUMNS = tuple(
 )
 """The table's columns and their SQLite types, from ``Row``'s annotations."""
 as_row: Callable[[Iterable[Any]], Row] = partial(tuple.__new__, Row)
-"""A ``Row`` from a tuple in column order (an SQLite row, a pool worker's result), without
-``Row()``'s argument parsing: a scan makes a hundred thousand."""
+"""A ``Row`` from a ``Stored`` tuple, without ``Row()``'s argument parsing."""
 
 Stored = tuple[Any, ...]
 """A row as SQLite hands it over: a plain tuple in ``COLUMNS`` order (or the first of them,
@@ -95,6 +94,7 @@ def columns(*names: str) -> itemgetter[Any]:
 
 PATH_OF = columns("path")
 STAMP_OF = columns("stamp")
+PRIORITY_OF = columns("priority")
 LINT_COLUMNS = (
     *("path", "size", "folder", "id", "status", "related", "error", "priority"),
     "neg_created",
@@ -162,7 +162,7 @@ def row_error(path: str, error: str | None) -> MalformedTicketError:
     return MalformedTicketError(path, line, problem, hint, code=code)
 
 
-def _parse_task(task: ParseTask) -> Row:
+def _parse_task(task: ParseTask) -> Stored:
     rel, abs_path, folder, tid, stamp = task
     size = 0
     try:
@@ -174,12 +174,12 @@ def _parse_task(task: ParseTask) -> Row:
             status = "done" if closed is not None else "doing" if started is not None else "todo"
             when = fields[5]
             neg = NO_DATE if when is None else -when.timestamp()
-            return as_row(
-                (
-                    *(rel, stamp, size, folder, tid, status, dumps(related) if related else None),
-                    *(None, priority, description, neg, 0, None, None),
-                    *(created, started, closed, reason, None, header_chars),
-                )
+            # the common case, a plain tuple in COLUMNS order: Row(...) would cost a tenth
+            # more of the parse, and a Row pickles (to the pool's caller) several times slower
+            return (
+                *(rel, stamp, size, folder, tid, status, dumps(related) if related else None),
+                *(None, priority, description, neg, 0, None, None),
+                *(created, started, closed, reason, None, header_chars),
             )
         t = parse_ticket_fast(text, path=rel, ticket_id=tid)
     except MalformedTicketError as exc:
@@ -220,15 +220,9 @@ def _parse_task(task: ParseTask) -> Row:
     )
 
 
-def parse_batch(tasks: Sequence[ParseTask]) -> list[Row]:
-    """Parse files into index rows."""
+def parse_batch(tasks: Sequence[ParseTask]) -> list[Stored]:
+    """Parse files into index rows: the unit of work sent to a pool worker."""
     return [_parse_task(task) for task in tasks]
-
-
-def parse_batch_plain(tasks: Sequence[ParseTask]) -> list[tuple[Any, ...]]:
-    """``parse_batch`` as plain tuples: the unit of work sent to a pool worker (a tuple
-    pickles several times faster than a ``Row``; ``as_row`` makes it one again)."""
-    return [tuple(row) for row in parse_batch(tasks)]
 
 
 # --- rows -> tickets ------------------------------------------------------------------------
