@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ticketflow.fsutil import is_temp_file, remove_stale_temp_files
-from ticketflow.ticketfiles import TICKET_NAME, status_folders
 
 if TYPE_CHECKING:
     from ticketflow.index.rows import ParseTask
@@ -70,6 +69,10 @@ def _count_files(entry: os.DirEntry[str], folder: Path) -> int:
 def list_files(store: TicketStore, count_ignored: bool, scan_start: int) -> Listing:
     """Stat every ticket file in the three status folders (what ``iter_files`` yields);
     with ``count_ignored``, also count every other file under the tickets folder."""
+    # here, not at the top: a store (which imports it anyway) is needed to get here, and
+    # ``import ticketflow.index`` stays without the store's dataclasses
+    from ticketflow.ticketfiles import TICKET_NAME, status_folders
+
     stamps: dict[str, int] = {}
     racy: set[str] = set()
     folders: dict[str, tuple[str, str]] = {}
