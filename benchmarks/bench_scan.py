@@ -18,7 +18,7 @@ caches or heaps:
   json``, whatever the CLI does at the time, with a warm index (run once first: the first
   list after a cold scan renders and caches every ticket's JSON).
 - ``list_index_process``: the same output (byte for byte) from a whole process that reads it
-  through ``TicketIndex.entries`` with a cached view: the wiring proposed for ``cli.py``
+  through ``TicketIndex.rendered`` with a cached view: the wiring proposed for ``cli.py``
   (``LIST_SCRIPT`` below), measured whether or not the CLI uses it yet.
 - ``python_floor`` / ``import_cli``: ``python -c pass`` and ``import ticketflow.cli``.
 

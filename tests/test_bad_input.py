@@ -22,7 +22,8 @@ from conftest import Cli
 from ticketflow.errors import MalformedTicketError
 from ticketflow.index import Severity, TicketIndex
 from ticketflow.model import Status
-from ticketflow.store import TicketFile, TicketStore
+from ticketflow.store import TicketStore
+from ticketflow.ticketfiles import TicketFile
 
 OK = "ok"
 MISSING_ALL = ("invalid-priority", "missing-field")

@@ -428,7 +428,7 @@ def test_a_ticket_file_linking_outside_is_never_read_nor_copied_in(
 async def test_the_tui_neither_lists_nor_shows_a_linked_ticket(
     store: TicketStore, outside: Path
 ) -> None:
-    from ticketflow.store import TicketFile
+    from ticketflow.ticketfiles import TicketFile
     from ticketflow.tui.app import create_app
     from ticketflow.tui.widgets.ticket_list import TicketList
 

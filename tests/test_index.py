@@ -691,7 +691,7 @@ def test_generated_repository_scan_matches_the_store(tmp_path: Path) -> None:
     assert index.load().tickets == headers_only(store.load_all().tickets)
 
 
-# --- entries and cached views -------------------------------------------------------------------
+# --- cached views ---------------------------------------------------------------------------
 
 
 class CountingView:
@@ -706,16 +706,22 @@ class CountingView:
         return f"{ticket.id}|{ticket.status.value}|{ticket.priority}|{ticket.extra}"
 
 
-def test_entries_are_load_without_tickets(small: Path, corpus_repo: Path) -> None:
+def test_rendered_views_are_load_rendered(small: Path, corpus_repo: Path) -> None:
+    """What ``rendered`` gives (rendered after a refresh, then from the cache) is the view
+    of each ticket ``load`` gives, in list order, with the same counts and problems."""
+
+    def fields(ticket: Ticket) -> str:
+        shown = (ticket.id, ticket.status.value, ticket.priority, ticket.description, ticket.path)
+        return "|".join(map(str, shown))
+
+    view = View("fields", fields)
     for repo in (small, corpus_repo):
         store = TicketStore.open(repo)
         index = TicketIndex.open(store)
         for _ in range(2):
-            listed = index.entries()
+            listed = index.rendered(view)
             loaded = index.load()
-            assert [
-                (e.id, e.status, e.priority, e.description, e.path) for e in listed.entries
-            ] == [(t.id, t.status.value, t.priority, t.description, t.path) for t in loaded.tickets]
+            assert listed.texts == [fields(t) for t in loaded.tickets]
             assert listed.summary == summarize(loaded.tickets)
             assert [p.message for p in listed.problems] == [p.message for p in loaded.problems]
 
@@ -725,21 +731,19 @@ def test_views_are_rendered_once_per_change(small: Path) -> None:
     age_all(small)
     index = open_index(small)
     counting = CountingView("v1")
-    first = index.entries(counting.view)
+    first = index.rendered(counting.view)
     assert counting.calls == 8
-    tickets = {t.id: t for t in index.load().tickets}
-    assert [e.text for e in first.entries] == [
-        counting.render(tickets[e.id]) for e in first.entries
-    ]
+    tickets = index.load().tickets
+    assert first.texts == [counting.render(t) for t in tickets]
     counting.calls = 0
-    assert index.entries(counting.view) == first
+    assert index.rendered(counting.view) == first
     assert counting.calls == 0
     age(write_ticket(small, "250101-000000-todo-1", description="changed", priority=3))
-    again = index.entries(counting.view)
+    again = index.rendered(counting.view)
     assert counting.calls == 1
-    assert len(again.entries) == 8
+    assert len(again.texts) == 8
     other = CountingView("v2")
-    index.entries(other.view)
+    index.rendered(other.view)
     assert other.calls == 8  # a new key renders everything again
 
 
@@ -750,12 +754,12 @@ def test_views_still_render_when_the_cache_is_locked(small: Path) -> None:
     blocker = sqlite3.connect(index.path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        locked = index.entries(counting.view)
+        locked = index.rendered(counting.view)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert len(locked.entries) == 7
-    assert all(e.text for e in locked.entries)
+    assert len(locked.texts) == 7
+    assert all(locked.texts)
 
 
 def _list_view(pretty: bool) -> View:

@@ -20,7 +20,8 @@ from ticketflow.errors import EditorError, MalformedTicketError
 from ticketflow.fileformat import parse_ticket
 from ticketflow.fsutil import ensure_dir
 from ticketflow.model import Ticket
-from ticketflow.store import TicketFile, TicketStore
+from ticketflow.store import TicketStore
+from ticketflow.ticketfiles import TicketFile
 
 
 def editor_command() -> list[str]:

@@ -28,20 +28,18 @@ from ticketflow.config import (
     read_head_branch,
 )
 from ticketflow.errors import (
-    AmbiguousIdError,
     ConflictError,
     DuplicateTicketError,
     EditConflictError,
     InvalidTransitionError,
     MalformedTicketError,
     NotFoundError,
-    TicketflowError,
     TicketVanishedError,
     UncommittedChangesError,
     UsageError,
 )
 from ticketflow.fileformat import parse_ticket, render_ticket
-from ticketflow.fsutil import atomic_move, atomic_write, is_temp_file, locked
+from ticketflow.fsutil import atomic_move, atomic_write, locked
 from ticketflow.logs import log
 from ticketflow.model import (
     Status,
@@ -53,6 +51,7 @@ from ticketflow.model import (
     validate_slug,
 )
 from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, check_folder, symlink_error
+from ticketflow.ticketfiles import TicketFile, exact_file, find_file, iter_files
 
 if TYPE_CHECKING:
     from ticketflow.workspace import Workspace
@@ -61,17 +60,6 @@ Clock = Callable[[], datetime]
 T = TypeVar("T")
 CURRENT_LINK = "current-ticket.md"
 """The Go tool's pointer to the ticket being worked on: a relative symlink (git-ignored)."""
-
-
-@dataclass(frozen=True)
-class TicketFile:
-    """A ticket file found on disk, before it is parsed. ``link``: it is a symbolic link,
-    listed only to be reported (``read_file`` and ``resolve`` refuse it)."""
-
-    id: str
-    status: Status
-    path: Path
-    link: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,38 +140,8 @@ class TicketStore:
     # --- reading ------------------------------------------------------------------------
 
     def iter_files(self) -> Iterator[TicketFile]:
-        """Ticket files in the three status folders; anything else there is not a ticket.
-
-        A symbolic link with a ticket's name is yielded too (``link``), whatever it points
-        at, and never followed: it is that file's problem (reported, refused by name), not a
-        failure of the listing. (``DirEntry`` answers from the folder's own entry types, so
-        this costs no system call per file where the file system gives them.)"""
-        for status in Status:
-            folder = self.status_dir(status)
-            try:
-                entries = os.scandir(folder)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise TicketflowError(
-                    f"cannot read {self.relpath(folder)}: {exc.strerror or exc}",
-                    hint="each status folder must be a readable directory",
-                ) from None
-            with entries:
-                for entry in entries:
-                    name = entry.name
-                    if not name.endswith(".md") or is_temp_file(name):
-                        continue
-                    stem = name[:-3]
-                    if not is_ticket_id(stem):
-                        continue
-                    try:
-                        link = entry.is_symlink()
-                        if not link and not entry.is_file(follow_symlinks=False):
-                            continue  # a folder, a pipe, a socket...
-                    except OSError:
-                        link = False  # not even its own entry can be read: read_file says why
-                    yield TicketFile(stem, status, Path(entry.path), link)
+        """Ticket files in the three status folders (see ``ticketfiles.iter_files``)."""
+        return iter_files(self)
 
     def read_file(self, tf: TicketFile) -> Ticket:
         """The ticket in ``tf``'s file; never through a symbolic link (``O_NOFOLLOW``)."""
@@ -212,44 +170,17 @@ class TicketStore:
     def resolve(self, ref: str) -> TicketFile:
         """Find a ticket by id or any unambiguous prefix of its id (``2508`` or
         ``250809-1158``), else of its slug (``fix-lo``). A path or ``.md`` is accepted."""
-        return self._consistent(lambda: self._resolve(ref))
-
-    def _resolve(self, ref: str) -> TicketFile:
-        key = ref.strip().rsplit("/", 1)[-1].removesuffix(".md")
-        if not key:
-            raise NotFoundError(ref)
-        by_id: dict[str, list[TicketFile]] = {}
-        by_slug: dict[str, list[TicketFile]] = {}
-        for tf in self.iter_files():
-            if tf.id.startswith(key):
-                by_id.setdefault(tf.id, []).append(tf)
-            elif tf.id[14:].startswith(key):
-                by_slug.setdefault(tf.id, []).append(tf)
-        if key in by_id:
-            return self._one(by_id[key])
-        matches = by_id or by_slug
-        if not matches:
-            raise NotFoundError(ref)
-        if len(matches) > 1:
-            raise AmbiguousIdError(ref, sorted(matches))
-        return self._one(next(iter(matches.values())))
-
-    def _one(self, files: list[TicketFile]) -> TicketFile:
-        if len(files) > 1:
-            raise DuplicateTicketError(files[0].id, [self.relpath(f.path) for f in files])
-        if files[0].link:  # no command may use it: edit would read it, start copy it in
-            raise symlink_error(self.relpath(files[0].path), files[0].path)
-        return files[0]
+        return self._consistent(lambda: find_file(self, ref))
 
     def get(self, ref: str) -> Ticket:
-        return self._consistent(lambda: self.read_file(self._resolve(ref)))
+        return self._consistent(lambda: self.read_file(find_file(self, ref)))
 
     def get_bytes(self, ref: str) -> tuple[TicketFile, bytes]:
         """The ticket's file and its exact bytes, read consistently (what an edit starts
         from, compared again under the lock when the edit is stored)."""
 
         def read() -> tuple[TicketFile, bytes]:
-            tf = self._resolve(ref)
+            tf = find_file(self, ref)
             return tf, self._read_bytes(tf)
 
         return self._consistent(read)
@@ -555,7 +486,7 @@ class TicketStore:
         ``tf`` was listed, and the text goes where its timestamps say, from wherever it is
         now (never next to a copy in its old folder)."""
         with self.lock():
-            return self._store_text(self._exact(tf.id), text, commit)
+            return self._store_text(exact_file(self, tf.id), text, commit)
 
     def apply_edit(
         self,
@@ -575,7 +506,7 @@ class TicketStore:
         edited copy, goes in its hint)."""
         with self.lock():
             try:
-                tf = self._exact(ticket_id)
+                tf = exact_file(self, ticket_id)
             except NotFoundError:
                 raise EditConflictError(ticket_id, ["file: removed"], kept) from None
             current = self._read_bytes(tf)
@@ -621,13 +552,6 @@ class TicketStore:
         if merged.ticket is None:
             raise EditConflictError(tf.id, [c.field for c in merged.conflicts], kept)
         return render(merged.ticket)
-
-    def _exact(self, ticket_id: str) -> TicketFile:
-        """The ticket whose id is exactly ``ticket_id`` (a prefix of it may name others)."""
-        matches = [tf for tf in self.iter_files() if tf.id == ticket_id]
-        if not matches:
-            raise NotFoundError(ticket_id)
-        return self._one(matches)
 
     def _store_text(self, tf: TicketFile, text: str, commit: bool | None) -> Ticket:
         ticket = parse_ticket(text, path=self.relpath(tf.path), ticket_id=tf.id)

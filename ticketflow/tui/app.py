@@ -33,8 +33,9 @@ from ticketflow.index import CacheState, ScanResult, Summary, SummaryList
 from ticketflow.jobs import Job, JobId, JobProgress, JobQueue, JobSettings, JobStatus
 from ticketflow.jobs.runners import ISOLATED, Runner
 from ticketflow.model import Status, Ticket
-from ticketflow.store import TicketFile, TicketStore
+from ticketflow.store import TicketStore
 from ticketflow.textsafe import visible
+from ticketflow.ticketfiles import TicketFile
 from ticketflow.tui.bridge import pump_progress
 from ticketflow.tui.commands import TicketflowCommands
 from ticketflow.tui.messages import JobUpdate
