@@ -62,6 +62,18 @@ def test_a_command_loads_only_its_own_module(repo: Path) -> None:
     }
 
 
+def test_a_warm_list_imports_neither_yaml_nor_logging(repo: Path, run: Cli) -> None:
+    run(repo, "new", "first")
+    assert run_process(repo, "list").returncode == 0  # builds the index and the config cache
+    for args in (["list"], ["list", "--format", "json"], ["status"]):
+        loaded = _loaded_after(repo, *args)
+        assert "ticketflow.index" in loaded
+        assert not {"yaml", "logging", "ticketflow.fileformat", "pygit2"} & loaded, args
+    # asked for, the log is there
+    r = run_process(repo, "list", "--log-level", "debug")
+    assert 'msg="command started" command=list' in r.stderr
+
+
 def test_aliases_and_help_of_a_lazy_command_work(repo: Path, run: Cli) -> None:
     r = run(repo, "ls", "--help")
     assert r.exit_code == 0 and "List tickets" in r.output

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,9 +38,7 @@ from ticketflow.errors import (
     UncommittedChangesError,
     UsageError,
 )
-from ticketflow.fileformat import parse_ticket, render_ticket
 from ticketflow.fsutil import atomic_move, atomic_write, locked
-from ticketflow.logs import log
 from ticketflow.model import (
     Status,
     Ticket,
@@ -68,6 +66,16 @@ class LoadResult:
 
     tickets: list[Ticket]
     problems: list[MalformedTicketError]
+
+
+def _log(what: str, /, **fields: object) -> None:
+    """An INFO line for ``--log-level``. No one can listen before ``logging`` is loaded
+    (``ticketflow.logs`` loads it when a command asks for a log), so a plain command does
+    not import it just to log nothing."""
+    if "logging" in sys.modules:
+        from ticketflow.logs import log
+
+        log(20, what, **fields)
 
 
 class TicketStore:
@@ -152,6 +160,8 @@ class TicketStore:
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             raise MalformedTicketError(rel, line, "not valid UTF-8 text", code="not-utf8") from None
+        from ticketflow.fileformat import parse_ticket
+
         return parse_ticket(text, path=rel, ticket_id=tf.id)
 
     def load_all(self) -> LoadResult:
@@ -228,17 +238,19 @@ class TicketStore:
     def _commit(self, message: str, changes: list[tuple[str, bool]], commit: bool | None) -> None:
         files = [p for p, _ in changes]
         if not (self.config.auto_commit if commit is None else commit):
-            log(logging.INFO, "ticket written, not committed", message=message, files=files)
+            _log("ticket written, not committed", message=message, files=files)
             return
         from ticketflow.git.local import PathChange, commit_paths
 
         commit_paths(self.root, [PathChange(p, removed=r) for p, r in changes], message)
-        log(logging.INFO, "ticket committed", message=message, files=files)
+        _log("ticket committed", message=message, files=files)
 
     def _write(self, ticket: Ticket, old_path: Path | None) -> Ticket:
         """Write ``ticket`` into the folder of its status (moving it if needed)."""
         target = self.status_dir(ticket.status) / f"{ticket.id}.md"
         stored = ticket.with_changes(path=self.relpath(target))
+        from ticketflow.fileformat import render_ticket
+
         data = render_ticket(stored).encode("utf-8")
         # with root: the folders are opened link by link and must stay in the repository,
         # and the target may not be a link (see fsutil and safepaths)
@@ -435,7 +447,7 @@ class TicketStore:
                         error_code="WORKTREE_LOCKED",
                     )
                 remove_worktree(self.root, worktree)
-                log(logging.INFO, "worktree removed", ticket_id=ticket.id, path=path)
+                _log("worktree removed", ticket_id=ticket.id, path=path)
             self._set_current(ticket)
             return ticket, self._make_worktree(ticket)
 
@@ -537,6 +549,7 @@ class TicketStore:
     def _merge_edit(
         self, tf: TicketFile, original: bytes, current: bytes, edited: str, kept: str | None
     ) -> str:
+        from ticketflow.fileformat import parse_ticket
         from ticketflow.fileformat import render_ticket as render
         from ticketflow.git.tickets import text_merge_for
         from ticketflow.merge import merge_tickets
@@ -554,6 +567,8 @@ class TicketStore:
         return render(merged.ticket)
 
     def _store_text(self, tf: TicketFile, text: str, commit: bool | None) -> Ticket:
+        from ticketflow.fileformat import parse_ticket
+
         ticket = parse_ticket(text, path=self.relpath(tf.path), ticket_id=tf.id)
         target = self.status_dir(ticket.status) / f"{tf.id}.md"
         atomic_move(tf.path, target, text.encode("utf-8"), root=self.root)

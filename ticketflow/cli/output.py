@@ -189,6 +189,21 @@ _LOG_OPTIONS = (
 )
 
 
+def _note_for(asked: bool) -> Callable[..., None]:
+    """``logs.log`` (levels as ``logging``'s numbers) when anyone may listen: the command
+    was given a log option, or the process has loaded ``logging`` (a library user, the
+    tests). Otherwise a no-op, so a plain command never imports logging."""
+    if asked or "logging" in sys.modules:
+        from ticketflow import logs
+
+        return logs.log
+    return _no_note
+
+
+def _no_note(level: int, msg: str, **fields: object) -> None:
+    return None
+
+
 def command(needs_store: bool = True) -> Callable[[F], F]:
     """Give a command ``--format`` and turn every TicketflowError into its exit code.
 
@@ -211,23 +226,24 @@ def command(needs_store: bool = True) -> Callable[[F], F]:
             name = click.get_current_context().command_path.partition(" ")[2]
             started = time.monotonic()
             handler = None
-            import logging
-
-            from ticketflow import logs
-
+            asked = log_level is not None or log_format is not None or log_output is not None
+            note = _note_for(asked)
             try:
-                handler = logs.configure(log_level, log_format, log_output)
-                logs.log(logging.DEBUG, "command started", command=name)
+                if asked:
+                    from ticketflow import logs
+
+                    handler = logs.configure(log_level, log_format, log_output)
+                note(10, "command started", command=name)
                 if needs_store:
                     store = _open_store()
                     out = Output(requested or store.config.default_format, store.config.json_pretty)
                     kwargs["store"] = store
                 func(*args, out=out, **kwargs)
                 elapsed = round((time.monotonic() - started) * 1000)
-                logs.log(logging.INFO, "command finished", command=name, duration_ms=elapsed)
+                note(20, "command finished", command=name, duration_ms=elapsed)
             except TicketflowError as exc:
-                logs.log(
-                    logging.ERROR,
+                note(
+                    40,
                     "command failed",
                     command=name,
                     code=exc.error_code,
@@ -237,11 +253,14 @@ def command(needs_store: bool = True) -> Callable[[F], F]:
                 out.error(exc)
                 sys.exit(exc.exit_code)
             except KeyboardInterrupt:
-                logs.log(logging.WARNING, "command interrupted", command=name)
+                note(30, "command interrupted", command=name)
                 click.echo("\nOperation cancelled", err=True)
                 sys.exit(EXIT_INTERRUPTED)
             finally:
-                logs.stop(handler)
+                if handler is not None:
+                    from ticketflow import logs
+
+                    logs.stop(handler)
 
         for option in reversed(_LOG_OPTIONS):
             wrapper = option(wrapper)

@@ -321,8 +321,7 @@ def _close(conn: sqlite3.Connection | None) -> None:
 def parser_fingerprint() -> str:
     """Changes whenever the code that fills the rows may have changed (also in a development
     tree), so an upgraded ticketflow never believes rows an older parser wrote."""
-    from ticketflow import fastparse, fileformat, model
-    from ticketflow.index import listing, reading, rows
+    from importlib.util import find_spec
 
     parts = [
         str(SCHEMA_VERSION),
@@ -330,8 +329,13 @@ def parser_fingerprint() -> str:
         sys.version.split()[0],
         str(zlib.crc32(repr(_SCHEMA).encode())),
     ]
-    modules = (fastparse, fileformat, model, listing, reading, rows)
-    for module_file in (*(module.__file__ for module in modules), __file__):
+    # found, not imported: a warm ``list`` never needs the YAML parser (fileformat)
+    for name in (
+        *("fastparse", "fileformat", "model"),
+        *("index.listing", "index.reading", "index.rows", "index.cache"),
+    ):
+        spec = find_spec(f"ticketflow.{name}")
+        module_file = spec.origin if spec is not None else None
         try:
             st = os.stat(str(module_file))
             parts.append(f"{st.st_size}:{st.st_mtime_ns}")
