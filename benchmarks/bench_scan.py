@@ -17,9 +17,6 @@ caches or heaps:
 - ``list_process``: the whole process ``ticketflow list --status all --count 0 --format
   json``, whatever the CLI does at the time, with a warm index (run once first: the first
   list after a cold scan renders and caches every ticket's JSON).
-- ``list_index_process``: the same output (byte for byte) from a whole process that reads it
-  through ``TicketIndex.rendered`` with a cached view: the wiring proposed for ``cli.py``
-  (``LIST_SCRIPT`` below), measured whether or not the CLI uses it yet.
 - ``python_floor`` / ``import_cli``: ``python -c pass`` and ``import ticketflow.cli``.
 
 Children run with a bytecode cache (``PYTHONPYCACHEPREFIX`` in the temporary folder), as an
@@ -97,25 +94,6 @@ with open("/proc/self/status") as status:  # VmHWM: this process's own peak (not
 print(json.dumps(out))
 """
 
-
-LIST_SCRIPT = r"""
-import sys
-from ticketflow import cli
-from ticketflow.cli.output import dumps_json, ticket_json
-from ticketflow.index import TicketIndex, View
-
-
-def fragment(ticket):
-    return "    " + dumps_json(ticket_json(ticket), True).replace("\n", "\n    ")
-
-
-store = cli._open_store()
-listed = TicketIndex.open(store).rendered(View("list-json-pretty-1", fragment))
-texts = listed.texts  # --status all --count 0
-tickets = "[\n" + ",\n".join(texts) + "\n  ]" if texts else "[]"
-summary = dumps_json(listed.summary, True).replace("\n", "\n  ")
-sys.stdout.write('{\n  "summary": ' + summary + ',\n  "tickets": ' + tickets + "\n}\n")
-"""
 
 ENV: dict[str, str] = {}
 
@@ -201,7 +179,6 @@ def measure(root: Path, runs: int) -> dict[str, Any]:
     list_cmd = [py, "-m", "ticketflow", "list", "-s", "all", "-c", "0", "-o", "json"]
     child(root, "warm_scan")  # warm-up: page cache, .pyc files, the index
     settle()
-    check_list_output(root, list_cmd)
     for _ in range(runs):
         add("stat_floor", child(root, "stat_floor"))
         add("read_floor", child(root, "read_floor"))
@@ -216,8 +193,6 @@ def measure(root: Path, runs: int) -> dict[str, Any]:
         add("load_warm", child(root, "load_warm"))
         whole_process(list_cmd, root)  # renders what the cold scan and the 1% change reset
         add("list_process", whole_process(list_cmd, root))
-        whole_process([py, "-c", LIST_SCRIPT], root)
-        add("list_index_process", whole_process([py, "-c", LIST_SCRIPT], root))
         add("python_floor", whole_process([py, "-c", "pass"], root))
         add("import_cli", whole_process([py, "-c", "import ticketflow.cli"], root))
     out = {name: stats(values) for name, values in samples.items()}
@@ -234,17 +209,6 @@ def measure(root: Path, runs: int) -> dict[str, Any]:
         "cold_scan_over_read_floor": round(statistics.median(cold), 2),
     }
     return out
-
-
-def check_list_output(root: Path, list_cmd: list[str]) -> None:
-    """The prototype must print what ``ticketflow list`` prints, or its figure means nothing."""
-    env = child_env()
-    real = subprocess.run(list_cmd, cwd=root, capture_output=True, check=True, env=env).stdout
-    proto = subprocess.run(
-        [sys.executable, "-c", LIST_SCRIPT], cwd=root, capture_output=True, check=True, env=env
-    ).stdout
-    if real != proto:
-        raise SystemExit("the index-based list prints something else than ticketflow list")
 
 
 def crossover(root: Path, runs: int) -> dict[str, Any]:

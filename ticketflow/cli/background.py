@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-import click
-
 from ticketflow.cli.app import cli
-from ticketflow.cli.output import Output, command
+from ticketflow.cli.output import Output, command, count_option
 from ticketflow.cli.progress import run_jobs
 
 if TYPE_CHECKING:
@@ -36,14 +34,7 @@ def scan_cmd(store: TicketStore, out: Output) -> None:
 
 
 @cli.command("jobs")
-@click.option(
-    "--count",
-    "-c",
-    type=click.IntRange(min=0),
-    default=20,
-    show_default=True,
-    help="Show at most this many; 0 shows all that are kept.",
-)
+@count_option("all that are kept")
 @command()
 def jobs_cmd(store: TicketStore, out: Output, count: int) -> None:
     """Show the history of background jobs (pull, push, scan; a sync is a pull and a push).

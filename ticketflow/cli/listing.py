@@ -19,6 +19,7 @@ from ticketflow.cli.output import (
     Output,
     _integer,
     command,
+    count_option,
     dumps_json,
     render_list,
     render_show,
@@ -79,14 +80,7 @@ def filter_tickets(
     show_default=True,
     help="Which tickets: active is todo and doing.",
 )
-@click.option(
-    "--count",
-    "-c",
-    type=click.IntRange(min=0),
-    default=20,
-    show_default=True,
-    help="Show at most this many; 0 shows all.",
-)
+@count_option("all")
 @click.option(
     "--priority",
     default=None,

@@ -290,6 +290,18 @@ def _integer(ctx: click.Context, param: click.Parameter, value: str | None) -> i
     raise click.BadParameter(f"{quoted(value)} is not a whole number that fits in 64 bits")
 
 
+def count_option(all_of: str) -> Callable[[F], F]:
+    """``--count/-c N`` (default 20): at most N items; 0 shows ``all_of``."""
+    return click.option(
+        "--count",
+        "-c",
+        type=click.IntRange(min=0),
+        default=20,
+        show_default=True,
+        help=f"Show at most this many; 0 shows {all_of}.",
+    )
+
+
 def no_commit_option(func: F) -> F:
     return click.option(
         "--no-commit",
