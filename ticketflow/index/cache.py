@@ -53,14 +53,14 @@ _UNAVAILABLE = (
 
 
 def sqlite_state(exc: sqlite3.Error) -> CacheState | None:
-    """BUSY or UNAVAILABLE for errors of circumstance; None for a corrupt or foreign file."""
+    """BUSY or UNAVAILABLE for errors of circumstance; None for a corrupt or foreign file.
+    By SQLite's own error name (extended names such as SQLITE_BUSY_SNAPSHOT included),
+    never by the message's words."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     if name.startswith(_BUSY):
         return CacheState.BUSY
     if name.startswith(_UNAVAILABLE):
         return CacheState.UNAVAILABLE
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
-        return CacheState.BUSY
     return None
 
 

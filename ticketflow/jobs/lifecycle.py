@@ -31,7 +31,6 @@ from ticketflow.jobs.record import (
     _error_text,
     _ReadyEntry,
     _Record,
-    _without_partial,
     describe_error,
 )
 from ticketflow.jobs.retry import format_delay
@@ -283,7 +282,7 @@ class _Lifecycle(_FanOut):
         reason = rec.token.reason or "cancelled"
         if isinstance(error, CancelledError):
             partial = error.partial
-            said = _without_partial(error)
+            said = error.reason
             if said not in ("cancelled", reason) and not partial:  # "fetch cancelled" adds
                 detail = said  # nothing to "cancelled: 45/120 objects"; other words might
             reason = said

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ticketflow.cancel import CancelToken
-from ticketflow.errors import CancelledError, TicketflowError
+from ticketflow.errors import TicketflowError
 from ticketflow.jobs.errors import JobFailedError, UnknownJobError
 from ticketflow.jobs.job import Job, JobId
 from ticketflow.jobs.retry import RetryPolicy
@@ -56,13 +56,6 @@ def _error_text(error: BaseException) -> str:
     if isinstance(error, TicketflowError):
         return error.message
     return f"{type(error).__name__}: {error}"
-
-
-def _without_partial(error: CancelledError) -> str:
-    """The reason a ``CancelledError`` gives, without the " after <partial>" it appends."""
-    suffix = f" after {error.partial}" if error.partial else ""
-    text = error.message
-    return text[: -len(suffix)] if suffix and text.endswith(suffix) else text
 
 
 class _Record:
