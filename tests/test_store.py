@@ -369,3 +369,13 @@ def test_concurrent_processes_do_not_corrupt_anything(store: TicketStore, repo: 
     assert len(subjects) == 25 and all(s.startswith("Add ticket: ") for s in subjects[:24])
     assert git(repo, "status", "--porcelain") == ""
     git(repo, "fsck", "--strict")
+
+
+def test_no_such_ticket_stays_the_answer_when_the_lock_cannot_be_taken(
+    store: TicketStore, repo: Path
+) -> None:
+    (repo / ".git" / "ticketflow.lock").mkdir()  # opening the lock file fails
+    with pytest.raises(NotFoundError, match="no ticket matches 'nosuch'"):
+        store.get("nosuch")
+    r = run_process(repo, "show", "nosuch")
+    assert r.returncode == 4 and "no ticket matches 'nosuch'" in r.stderr

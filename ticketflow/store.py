@@ -32,6 +32,7 @@ from ticketflow.errors import (
     DuplicateTicketError,
     EditConflictError,
     InvalidTransitionError,
+    LockBusyError,
     MalformedTicketError,
     NotFoundError,
     TicketVanishedError,
@@ -133,17 +134,28 @@ class TicketStore:
         """``read()``, looked at again once writers are done if it saw a change half made.
 
         Reads take no lock, and a status change writes the new file before it removes the
-        old one: a reader in between sees the ticket in two folders, or a file that is gone
-        when opened. Waiting for the lock waits for that writer; the second look is then
-        consistent, and what it finds (a real duplicate, a removed ticket) is the answer.
+        old one: a reader in between sees the ticket in two folders, a file that is gone
+        when opened, or (having listed the old folder before the write and the new one
+        after the removal) no ticket at all. Waiting for the lock waits for that writer; the
+        second look is then consistent, and what it finds (a real duplicate, no such ticket)
+        is the answer. Where the lock cannot be had (a read-only checkout) the first answer
+        stands.
         """
         try:
             return read()
-        except (DuplicateTicketError, TicketVanishedError):
+        except (DuplicateTicketError, NotFoundError) as exc:  # TicketVanishedError included
             if getattr(self._held, "depth", 0):
                 raise
-        with self.lock():
-            return read()
+            first = exc
+        locked = False
+        try:
+            with self.lock():
+                locked = True
+                return read()
+        except (OSError, LockBusyError):
+            if locked:
+                raise
+            raise first from None
 
     # --- reading ------------------------------------------------------------------------
 
