@@ -14,13 +14,17 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygit2
 
 from ticketflow.config import Config
-from ticketflow.errors import GitError
+from ticketflow.errors import GitError, UncommittedChangesError
 from ticketflow.git.local import open_repo
 from ticketflow.model import Status
+
+if TYPE_CHECKING:
+    from ticketflow.store import TicketStore
 
 
 def has_workspace(root: Path, ticket_id: str) -> bool:
@@ -45,6 +49,29 @@ def uncommitted_changes(path: Path) -> list[str]:
         for name, flags in status.items()
         if flags != pygit2.enums.FileStatus.IGNORED and name != "current-ticket.md"
     )
+
+
+def refuse_uncommitted(store: TicketStore, ticket_id: str, *, is_current: bool) -> None:
+    """The Go tool's close check: uncommitted work in the ticket's worktree, or (for the
+    current ticket without a worktree) in this checkout, stops the close. Ticket files and
+    the current-ticket link are ticketflow's own business and do not count."""
+    worktree = find_worktree(store.root, ticket_id)
+    where = worktree.path if worktree is not None and not worktree.missing else None
+    if where is None and is_current:
+        where = store.root
+    if where is None:
+        return
+    prefix = store.config.tickets_dir.rstrip("/") + "/"
+    files = [f for f in uncommitted_changes(where) if not f.startswith(prefix)]
+    if files:
+        raise UncommittedChangesError(
+            ticket_id,
+            str(where),
+            files,
+            outcome=f"ticket {ticket_id} was not closed",
+            hint=f"commit them first (cd {where} && git add -A && git commit), or close anyway: "
+            f"ticketflow close {ticket_id} --force",
+        )
 
 
 # --- every worktree: list, clean, cleanup ------------------------------------------------

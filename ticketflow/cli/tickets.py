@@ -22,7 +22,6 @@ from ticketflow.errors import (
     MalformedTicketError,
     NotARepoError,
     TicketflowError,
-    UncommittedChangesError,
     UnsafePathError,
     UsageError,
 )
@@ -311,7 +310,9 @@ def close_cmd(
         )
     tid = store.resolve(ref).id
     if not force:
-        _refuse_uncommitted(store, tid, is_current=tid == current)
+        from ticketflow.worktrees import refuse_uncommitted
+
+        refuse_uncommitted(store, tid, is_current=tid == current)
     ticket = store.close(tid, reason=reason, commit=_commit_flag(no_commit))
     cleaned = None
     hint = ""
@@ -340,31 +341,6 @@ def close_cmd(
         + (f"  Reason: {ticket.closure_reason}\n" if ticket.closure_reason else "")
         + (_cleanup_text(cleaned) if cleaned else hint),
     )
-
-
-def _refuse_uncommitted(store: TicketStore, ticket_id: str, *, is_current: bool) -> None:
-    """The Go tool's close check: uncommitted work in the ticket's worktree, or (for the
-    current ticket without a worktree) in this checkout, stops the close. Ticket files and
-    the current-ticket link are ticketflow's own business and do not count."""
-    from ticketflow.worktrees import find_worktree, uncommitted_changes
-
-    worktree = find_worktree(store.root, ticket_id)
-    where = worktree.path if worktree is not None and not worktree.missing else None
-    if where is None and is_current:
-        where = store.root
-    if where is None:
-        return
-    prefix = store.config.tickets_dir.rstrip("/") + "/"
-    files = [f for f in uncommitted_changes(where) if not f.startswith(prefix)]
-    if files:
-        raise UncommittedChangesError(
-            ticket_id,
-            str(where),
-            files,
-            outcome=f"ticket {ticket_id} was not closed",
-            hint=f"commit them first (cd {where} && git add -A && git commit), or close anyway: "
-            f"ticketflow close {ticket_id} --force",
-        )
 
 
 def _cleanup_text(cleaned: Any) -> str:
