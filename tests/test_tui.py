@@ -155,6 +155,35 @@ async def test_start_close_reopen(filled: TicketStore, repo: Path) -> None:
         assert "Reopen ticket:" in git(repo, "log", "-1", "--format=%s")
 
 
+async def test_close_refuses_uncommitted_work_as_the_cli_does(
+    filled: TicketStore, repo: Path
+) -> None:
+    from ticketflow.worktrees import find_worktree
+
+    app = create_app(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("G")  # gamma, todo
+        await pilot.press("s")  # started: in a worktree of its own
+        await settle(app, pilot)
+        ticket = filled.get("gamma")
+        assert ticket.status is Status.DOING
+        worktree = find_worktree(repo, ticket.id)
+        assert worktree is not None
+        dirty = worktree.path / "notes.txt"
+        dirty.write_text("not committed\n")
+        await pilot.press("c", *"done", "enter")
+        await settle(app, pilot)
+        assert filled.get("gamma").status is Status.DOING  # not closed
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert any("uncommitted changes (notes.txt)" in m for m in errors), errors
+        assert any("commit the changes in its worktree first" in m for m in errors), errors
+        dirty.unlink()
+        await pilot.press("c", *"done", "enter")
+        await settle(app, pilot)
+        assert filled.get("gamma").status is Status.DONE
+
+
 async def test_closing_a_todo_ticket_needs_a_reason(filled: TicketStore) -> None:
     app = create_app(filled)
     async with app.run_test(size=SIZE) as pilot:

@@ -76,9 +76,14 @@ def start(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
 
 
 def close(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
-    from ticketflow.worktrees import has_workspace
+    """As ``ticketflow close`` does: uncommitted work in the ticket's worktree (or, for the
+    current ticket, in this checkout) stops the close unless ``force``."""
+    from ticketflow.worktrees import has_workspace, refuse_uncommitted
 
-    ticket = store.close(str(options["ref"]), reason=options.get("reason"))
+    ticket_id = store.resolve(str(options["ref"])).id
+    if not options.get("force"):
+        refuse_uncommitted(store, ticket_id, is_current=ticket_id == store.current_ticket_id())
+    ticket = store.close(ticket_id, reason=options.get("reason"))
     return ActionResult(ticket.id, workspace_remains=has_workspace(store.root, ticket.id))
 
 
