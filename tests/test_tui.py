@@ -342,6 +342,41 @@ async def test_pull_brings_new_tickets_and_reports(team: Team) -> None:
         await pilot.press("escape")
 
 
+async def test_pull_push_and_sync_keys_work_on_every_screen(team: Team) -> None:
+    from ticketflow.tui.screens.info import BoardScreen, DetailScreen
+
+    alice = team.store(team.alice)
+    app = create_app(alice)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        kinds: list[str] = []
+        update = app.jobs_board.update
+
+        def record(progress: JobProgress, *, quiet: bool = False) -> None:
+            if progress.is_terminal and progress.kind in ("pull", "push"):
+                kinds.append(progress.kind)
+            update(progress, quiet=quiet)
+
+        app.jobs_board.update = record  # type: ignore[method-assign]
+        for opener, screen, key, expected in (
+            ("enter", DetailScreen, "p", ["pull"]),
+            ("b", BoardScreen, "P", ["push"]),
+            ("J", JobsScreen, "S", ["pull", "push"]),
+        ):
+            await pilot.press(opener)
+            await settle(app, pilot)
+            assert isinstance(app.screen, screen)
+            assert key in app.screen.active_bindings
+            kinds.clear()
+            await pilot.press(key)
+            await wait_until(pilot, lambda expected=expected: kinds == expected)
+            await settle(app, pilot)
+            assert isinstance(app.screen, screen)  # the key did not leave the screen
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert app.screen is app.main
+
+
 async def test_esc_cancels_a_running_pull_for_real(slow_clone: Path) -> None:
     before = snapshot(slow_clone)
     app = create_app(TicketStore.open(slow_clone))

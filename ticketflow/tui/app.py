@@ -208,6 +208,24 @@ class TicketflowApp(App[None]):
             return None
         return self.queue.submit(job, after=after)
 
+    # p / P / S on every screen (tui/keys.py)
+
+    def action_pull(self) -> None:
+        from ticketflow.jobs.git import pull_job
+
+        self.submit(pull_job(self.store.root, self.store.config))
+
+    def action_push(self) -> None:
+        from ticketflow.jobs.git import push_job
+
+        self.submit(push_job(self.store.root, self.store.config))
+
+    def action_sync(self) -> None:
+        from ticketflow.jobs.git import submit_sync
+
+        if self.queue is not None and not self.queue.closed:
+            submit_sync(self.queue, self.store.root, self.store.config)
+
     def on_job_update(self, message: JobUpdate) -> None:
         progress = message.progress
         self.show_job(progress, quiet=self._is_quiet(progress))

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Markdown, Static
 
 from ticketflow.index import Summary
 from ticketflow.model import Status, Ticket
+from ticketflow.tui.keys import NETWORK_KEYS
 from ticketflow.tui.messages import TicketChosen
 from ticketflow.tui.widgets.detail import body_markdown, fields_table
 from ticketflow.tui.widgets.jobs_bar import JobStatusBar
@@ -83,6 +84,7 @@ class DetailScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,enter", "app.pop_screen", "Back"),
+        *NETWORK_KEYS,
     ]
 
     def __init__(self, ticket: Ticket) -> None:
@@ -107,6 +109,7 @@ class BoardScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,b", "app.pop_screen", "Back"),
+        *NETWORK_KEYS,
         Binding("h,left", "app.focus_previous", "Left", show=False),
         Binding("l,right", "app.focus_next", "Right", show=False),
     ]

@@ -18,6 +18,7 @@ from textual.widgets.data_table import ColumnKey
 
 from ticketflow.jobs import JobId, JobProgress, JobStatus, load_history
 from ticketflow.textsafe import one_line
+from ticketflow.tui.keys import NETWORK_KEYS
 
 if TYPE_CHECKING:
     from ticketflow.tui.app import TicketflowApp
@@ -44,6 +45,7 @@ class JobsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,J", "app.pop_screen", "Back"),
         Binding("x", "cancel_job", "Cancel job"),
+        *NETWORK_KEYS,
         Binding("j", "cursor_down", show=False),
         Binding("k", "cursor_up", show=False),
     ]

@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 from ticketflow.errors import MalformedTicketError, TicketflowError
 from ticketflow.index import Summary
 from ticketflow.safepaths import O_NOFOLLOW
+from ticketflow.tui.keys import NETWORK_KEYS
 from ticketflow.tui.messages import TicketChosen, TicketHighlighted
 from ticketflow.tui.screens.forms import CloseTicketScreen, NewTicketRequest, NewTicketScreen
 from ticketflow.tui.screens.info import BoardScreen, HelpScreen
@@ -72,9 +73,7 @@ class MainScreen(Screen[None]):
         Binding("o", "reopen", "Reopen", show=False, priority=True),
         Binding("e", "edit", "Edit", priority=True),
         Binding("b", "board", "Board", show=False, priority=True),
-        Binding("p", "pull", "Pull", priority=True),
-        Binding("P", "push", "Push", priority=True),
-        Binding("S", "sync", "Sync", priority=True),
+        *NETWORK_KEYS,
         Binding("r", "rescan", "Rescan", show=False, priority=True),
         Binding("J", "jobs", "Jobs", priority=True),
         Binding("escape", "escape", "Cancel", show=False, priority=True),
@@ -321,26 +320,6 @@ class MainScreen(Screen[None]):
             self.query_one(TicketList).focus()
             return
         self.tf_app.cancel_active_job()
-
-    def action_pull(self) -> None:
-        from ticketflow.jobs.git import pull_job
-
-        store = self.tf_app.store
-        self.tf_app.submit(pull_job(store.root, store.config))
-
-    def action_push(self) -> None:
-        from ticketflow.jobs.git import push_job
-
-        store = self.tf_app.store
-        self.tf_app.submit(push_job(store.root, store.config))
-
-    def action_sync(self) -> None:
-        from ticketflow.jobs.git import submit_sync
-
-        store = self.tf_app.store
-        queue = self.tf_app.queue
-        if queue is not None and not queue.closed:
-            submit_sync(queue, store.root, store.config)
 
     def action_rescan(self) -> None:
         self.tf_app.request_scan(announce=True)
