@@ -811,14 +811,14 @@ async def test_scan_job_reads_every_ticket(store: TicketStore, no_leaks: None) -
         result = await q.wait(q.submit(ScanJob(store)))
     assert isinstance(result, ScanResult)
     assert result.counts.tickets == 5 and result.clean
-    assert ScanJob(store).summarize(result) == "5 tickets, 0 errors, 5 parsed"
+    assert ScanJob(store).summarize(result) == "5 tickets, 0 errors, 5 files read"
     todo = store.root / "tickets" / "todo"
     for path in sorted(todo.glob("*.md"))[1:]:  # one ticket left, and one broken file
         path.unlink()
     (todo / "250101-000000-bad.md").write_text("no header\n")
     async with JobQueue() as q:
         result = await q.wait(q.submit(ScanJob(store)))
-    assert ScanJob(store).summarize(result) == "1 ticket, 1 error, 2 parsed"  # racy: again
+    assert ScanJob(store).summarize(result) == "1 ticket, 1 error, 2 files read"  # racy: again
 
 
 async def test_scan_job_cancel_reports_how_far_it_got(store: TicketStore, no_leaks: None) -> None:

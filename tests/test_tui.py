@@ -479,7 +479,7 @@ async def test_the_tuis_scans_run_in_a_child_process(
         bar = app.main.query_one(JobStatusBar)
         assert bar.last is not None and bar.last.kind == "scan"
         assert bar.last.status is JobStatus.COMPLETED
-        assert "3 tickets, 0 errors, 0 parsed" in bar.last.message
+        assert "3 tickets, 0 errors, 0 files read" in bar.last.message
         assert [n.message for n in app._notifications if n.title == "Job done"] == [
             "scan: " + bar.last.message
         ]
