@@ -228,3 +228,13 @@ def test_ctrl_c_cancels_a_fetch_for_real(slow_clone: Path) -> None:
     assert "refs/remotes/origin/main" not in git(client, "for-each-ref")
     assert not last_fetch_path(client).exists()  # a cancelled fetch reports nothing
     git(client, "fsck", "--strict")
+
+
+def test_a_pull_is_a_fetch_too_for_status(team: Team, run: Cli) -> None:
+    bob = team.store(team.bob)
+    bob.create("from-bob")
+    push(team.bob, bob.config)
+    assert _fetch_json(run, team.alice)["behind"] == 1
+    assert run(team.alice, "status").stdout.endswith("origin/main: 1 behind, 0 ahead\n")
+    assert run(team.alice, "pull").exit_code == 0
+    assert run(team.alice, "status").stdout.endswith("origin/main: 0 behind, 0 ahead\n")

@@ -440,7 +440,24 @@ def pull(
     target = Upstream(branch, remote, remote_branch)
     with locked(git_dir(root) / "ticketflow.lock"):  # other ticketflow writers wait
         plan = plan_pull(repo, root, config, target, strategy)
-        return apply_plan(repo, plan, target, fetched, progress, cancel)
+        result = apply_plan(repo, plan, target, fetched, progress, cancel)
+    _remember(repo, root, config, fetched, remote, remote_branch)
+    return result
+
+
+def _remember(
+    repo: pygit2.Repository,
+    root: Path,
+    config: Config,
+    fetched: FetchResult,
+    remote: str,
+    remote_branch: str,
+) -> None:
+    """A pull fetched too: what ``status`` shows as the last fetch is now this one's."""
+    from ticketflow.git.fetchreport import compare
+    from ticketflow.git.lastfetch import save_last_fetch
+
+    save_last_fetch(root, compare(repo, config, fetched, remote, remote_branch))
 
 
 def _news(
