@@ -31,7 +31,9 @@ def _summary(result: object) -> str | None:
             news = "nothing new" if result.outcome == "up-to-date" else "no ticket changed"
         return f"{result.outcome}: {news} ({result.fetch.received_objects} objects received)"
     if isinstance(result, FetchReport):
-        news = describe_changes(result.changes) or "no ticket changes"
+        news = describe_changes(result.changes)
+        if not news:
+            return fetch_headline(result) + (": no ticket changed" if result.behind else "")
         return f"{fetch_headline(result)}: {news}"
     branch = getattr(result, "branch", None)
     if branch is not None:
