@@ -238,3 +238,30 @@ def test_a_pull_is_a_fetch_too_for_status(team: Team, run: Cli) -> None:
     assert run(team.alice, "status").stdout.endswith("origin/main: 1 behind, 0 ahead\n")
     assert run(team.alice, "pull").exit_code == 0
     assert run(team.alice, "status").stdout.endswith("origin/main: 0 behind, 0 ahead\n")
+
+
+def test_a_change_we_made_too_is_not_news(team: Team, run: Cli) -> None:
+    made = _seed(team)
+    for root in (team.bob, team.alice):  # both remove the same ticket, each in a commit
+        git(root, "rm", "-q", f"tickets/todo/{made['to-remove']}.md")
+        git(root, "commit", "-q", "-m", f"remove ({root.name})")  # two commits, not one
+    bob = team.store(team.bob)
+    fresh = bob.create("bobs-new")
+    push(team.bob, bob.config)
+    data = _fetch_json(run, team.alice)
+    assert (data["ahead"], data["behind"]) == (1, 2)
+    assert [(c["id"], c["change"]) for c in data["changes"]] == [(fresh.id, "added")]
+
+
+def test_the_summary_makes_its_folder(repo: Path) -> None:
+    from ticketflow.git.lastfetch import load_last_fetch, save_last_fetch
+    from ticketflow.git.results import FetchReport, FetchResult
+
+    assert not (repo / ".git/ticketflow").exists()
+    report = FetchReport(
+        "origin", "main", 2, 0, (), FetchResult("origin", "u", 0, 0, 0, ()), "2026-12-04T01:00:00Z"
+    )
+    save_last_fetch(repo, report)
+    found = load_last_fetch(repo)
+    assert found is not None and (found.ahead, found.fetched_at) == (2, "2026-12-04T01:00:00Z")
+    assert [p.name for p in (repo / ".git/ticketflow").iterdir()] == ["last-fetch.json"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketflow.config import git_dir
+from ticketflow.errors import TicketflowError
 from ticketflow.fsutil import atomic_write
 from ticketflow.git.results import FetchReport
 
@@ -64,7 +65,15 @@ def save_last_fetch(root: Path, report: FetchReport) -> None:
         report.exists,
     ).to_json()
     text = json.dumps(data, sort_keys=True, indent=2) + "\n"
-    atomic_write(last_fetch_path(root), text.encode("utf-8"))
+    path = last_fetch_path(root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TicketflowError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="check the permissions of the repository's git dir",
+        ) from None
+    atomic_write(path, text.encode("utf-8"))
 
 
 def load_last_fetch(root: Path) -> LastFetch | None:

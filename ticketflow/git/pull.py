@@ -453,11 +453,21 @@ def _remember(
     remote: str,
     remote_branch: str,
 ) -> None:
-    """A pull fetched too: what ``status`` shows as the last fetch is now this one's."""
+    """A pull fetched too: what ``status`` shows as the last fetch is now this one's.
+
+    The pull has already changed the branch: failing it now would say it did not, so a
+    summary that cannot be written is logged (``ticketflow.git``), and status shows the
+    older one."""
+    import logging
+
+    from ticketflow.errors import TicketflowError
     from ticketflow.git.fetchreport import compare
     from ticketflow.git.lastfetch import save_last_fetch
 
-    save_last_fetch(root, compare(repo, config, fetched, remote, remote_branch))
+    try:
+        save_last_fetch(root, compare(repo, config, fetched, remote, remote_branch))
+    except TicketflowError as exc:
+        logging.getLogger("ticketflow.git").warning("last fetch summary not saved: %s", exc)
 
 
 def _news(
