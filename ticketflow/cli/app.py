@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "fetch": (
         "sync",
-        "Fetch only, then show what the remote has that you do not, ticket by ticket.",
+        "Fetch only, and say what the remote has that you do not.",
     ),
     "help": ("admin", "Show the overview, or a command's help."),
     "init": ("tickets", "Set up ticketflow in the current git repository."),

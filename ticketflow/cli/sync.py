@@ -55,7 +55,7 @@ def _remote_option(func: F) -> F:
 @_remote_option
 @command()
 def fetch_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
-    """Fetch only, then show what the remote has that you do not, ticket by ticket.
+    """Fetch only, and say what the remote has that you do not.
 
     Nothing but the remote-tracking branch changes: not HEAD, not the index, not
     the work tree. Says how many commits you are ahead (not pushed) and behind
