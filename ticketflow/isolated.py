@@ -10,7 +10,7 @@ also cannot be started from inside a running Textual app; the child may start on
 parent side is ``jobs.runners.ISOLATED``.
 
 ``python -m ticketflow.isolated KIND ROOT [OPTIONS-JSON]`` with a KIND of the
-``jobs.work.KINDS`` table (``scan``, ``pull``, ``push``, ``new``, ``start``, ``close``,
+``jobs.work.KINDS`` table (``scan``, ``fetch``, ``pull``, ``push``, ``new``, ``start``, ``close``,
 ``reopen``) runs the same entry the in-process runner runs, and writes one JSON object per
 line on its standard output:
 

@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tickets",
         'Edit a ticket in $VISUAL / $EDITOR, validate it, commit "Update ticket: <ID>".',
     ),
+    "fetch": (
+        "sync",
+        "Fetch only, and say what the remote has that you do not.",
+    ),
     "help": ("admin", "Show the overview, or a command's help."),
     "init": ("tickets", "Set up ticketflow in the current git repository."),
     "jobs": (

@@ -1,4 +1,4 @@
-"""The network commands: pull, push, sync, run as jobs in an isolated child with a progress
+"""The network commands: fetch, pull, push, sync, run as jobs in an isolated child with a progress
 display (``cli.progress``); Ctrl+C and SIGTERM cancel them."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from ticketflow.git.results import TicketChange
     from ticketflow.store import TicketStore
 from ticketflow.cli.app import cli
 from ticketflow.cli.output import F, Output, command
@@ -16,6 +17,20 @@ from ticketflow.cli.progress import run_jobs
 
 def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
+def _change_lines(changes: tuple[TicketChange, ...]) -> list[str]:
+    """One line a ticket: what happened, which fields, by whom and when (pull and fetch)."""
+    width = max((len(c.change) for c in changes), default=0)
+    lines = []
+    for c in changes:
+        what = f"  {c.change:<{width}}  {c.id}"
+        if c.fields and c.change != "added":
+            what += f"  ({', '.join(c.fields)})"
+        if c.author:
+            what += f"  by {c.author}" + (f", {c.time}" if c.time else "")
+        lines.append(what)
+    return lines
 
 
 def _strategy_option(func: F) -> F:
@@ -34,6 +49,41 @@ def _remote_option(func: F) -> F:
         default=None,
         help="Remote to use (default: the branch's upstream, else origin).",
     )(func)
+
+
+@cli.command("fetch")
+@_remote_option
+@command()
+def fetch_cmd(store: TicketStore, out: Output, remote: str | None) -> None:
+    """Fetch only, and say what the remote has that you do not.
+
+    Nothing but the remote-tracking branch changes: not HEAD, not the index, not
+    the work tree. Says how many commits you are ahead (not pushed) and behind
+    (not pulled). 'ticketflow status' shows the last fetch. Ctrl+C cancels it.
+    """
+    from ticketflow.git import results as gitresults
+    from ticketflow.jobs.git import fetch_headline, fetch_job
+    from ticketflow.redact import redact_data
+
+    job = fetch_job(store.root, store.config, remote=remote)
+    (result,) = run_jobs(out, "fetch", store, lambda q: [q.submit(job)], isolated=True)
+    assert isinstance(result, gitresults.FetchReport)
+
+    def text() -> str:
+        lines = [f"{fetch_headline(result)}."]
+        news = gitresults.describe_changes(result.changes)
+        if news:
+            lines.append(f"The remote has: {news}.")
+            lines += _change_lines(result.changes)
+        elif result.behind:
+            lines.append("No ticket changed on the remote.")
+        if result.ahead:
+            lines.append(f"{_plural(result.ahead, 'commit')} of yours not pushed: ticketflow push")
+        if result.behind:
+            lines.append("To bring them in: ticketflow pull")
+        return "\n".join(lines) + "\n"
+
+    out.emit(redact_data(result.to_json()), text)
 
 
 @cli.command("pull")
@@ -76,14 +126,7 @@ def pull_cmd(store: TicketStore, out: Output, remote: str | None, strategy: str 
             out_lines = [f"{said} ({received} received)."]
         else:
             out_lines = [f"{said}: no ticket changed ({received} received)."]
-        width = max((len(c.change) for c in result.changes), default=0)
-        for c in result.changes:
-            what = f"  {c.change:<{width}}  {c.id}"
-            if c.fields and c.change != "added":
-                what += f"  ({', '.join(c.fields)})"
-            if c.author:
-                what += f"  by {c.author}" + (f", {c.time}" if c.time else "")
-            out_lines.append(what)
+        out_lines += _change_lines(result.changes)
         if result.committed_local_edits:
             out_lines.append("Committed your ticket edits first: Update tickets")
         if result.merged_tickets:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -428,6 +429,10 @@ def status_cmd(store: TicketStore, out: Output) -> None:
         except TicketflowError:
             current = None
 
+    from ticketflow.git.lastfetch import age, load_last_fetch
+
+    last = load_last_fetch(store.root)
+
     def text() -> str:
         lines = [f"Current branch: {branch or '(detached)'}", ""]
         if current is not None:
@@ -451,12 +456,21 @@ def status_cmd(store: TicketStore, out: Output) -> None:
             "   ---------",
             f"   Total: {summary['total']}",
         ]
+        if last is not None:  # the Go tool's lines stay as they are; ours come after
+            where = f"{last.remote}/{last.branch}"
+            when = age(last.fetched_at, datetime.now(UTC))
+            if not last.exists:
+                said = f"{where} did not exist ({last.ahead} ahead)"
+            else:
+                said = f"{where}: {last.behind} behind, {last.ahead} ahead"
+            lines += ["", f"Last fetch: {when}, {said}"]
         return "\n".join(lines) + "\n"
 
     out.emit(
         {
             "current_branch": branch,
             "current_ticket": ticket_json(current) if current else None,
+            "last_fetch": last.to_json() if last is not None else None,
             "summary": summary,
         },
         text,

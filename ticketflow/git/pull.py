@@ -440,7 +440,34 @@ def pull(
     target = Upstream(branch, remote, remote_branch)
     with locked(git_dir(root) / "ticketflow.lock"):  # other ticketflow writers wait
         plan = plan_pull(repo, root, config, target, strategy)
-        return apply_plan(repo, plan, target, fetched, progress, cancel)
+        result = apply_plan(repo, plan, target, fetched, progress, cancel)
+    _remember(repo, root, config, fetched, remote, remote_branch)
+    return result
+
+
+def _remember(
+    repo: pygit2.Repository,
+    root: Path,
+    config: Config,
+    fetched: FetchResult,
+    remote: str,
+    remote_branch: str,
+) -> None:
+    """A pull fetched too: what ``status`` shows as the last fetch is now this one's.
+
+    The pull has already changed the branch: failing it now would say it did not, so a
+    summary that cannot be written is logged (``ticketflow.git``), and status shows the
+    older one."""
+    import logging
+
+    from ticketflow.errors import TicketflowError
+    from ticketflow.git.fetchreport import compare
+    from ticketflow.git.lastfetch import save_last_fetch
+
+    try:
+        save_last_fetch(root, compare(repo, config, fetched, remote, remote_branch))
+    except TicketflowError as exc:
+        logging.getLogger("ticketflow.git").warning("last fetch summary not saved: %s", exc)
 
 
 def _news(

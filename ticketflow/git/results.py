@@ -136,6 +136,49 @@ class PullResult:
 
 
 @dataclass(frozen=True)
+class FetchReport:
+    """What ``ticketflow fetch`` found: the remote branch the current branch follows, how
+    far the two have gone apart, and the remote's ticket changes we do not have yet (the
+    same ``TicketChange`` values, computed by the same ``git.changes``, as a pull's)."""
+
+    remote: str
+    branch: str
+    """The remote branch compared with (``<remote>/<branch>``)."""
+    ahead: int
+    """Our commits (all of them, not only ticket commits) not on the remote branch."""
+    behind: int
+    """The remote branch's commits not on ours."""
+    changes: tuple[TicketChange, ...]
+    fetch: FetchResult
+    fetched_at: str
+    """RFC3339, UTC: when the fetch ended."""
+    exists: bool = True
+    """False: the remote has no such branch (nothing pushed yet): ``behind`` is 0."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote,
+            "branch": self.branch,
+            "ahead": self.ahead,
+            "behind": self.behind,
+            "changes": [c.to_json() for c in self.changes],
+            "exists": self.exists,
+            "fetch": self.fetch.to_json(),
+            "fetched_at": self.fetched_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FetchReport:
+        return cls(
+            **{
+                **data,
+                "changes": tuple(TicketChange.from_json(c) for c in data["changes"]),
+                "fetch": FetchResult.from_json(data["fetch"]),
+            }
+        )
+
+
+@dataclass(frozen=True)
 class PushResult:
     remote: str
     url: str

@@ -1,4 +1,4 @@
-"""The git jobs: pull, push, and sync (a pull, then a push that runs after it).
+"""The git jobs: fetch, pull, push, and sync (a pull, then a push that runs after it).
 
 Each holds the ``repo`` resource, so two of them never run at once, while a scan may run
 beside them. They describe their work (``jobs.work``: the ``ticketflow.git`` call with the job's
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ticketflow.config import Config
-from ticketflow.git.results import PullResult, describe_changes
+from ticketflow.git.results import FetchReport, PullResult, describe_changes
 from ticketflow.jobs.job import JobId, WorkJob
 from ticketflow.jobs.queue import JobQueue
 from ticketflow.jobs.work import Work
@@ -30,10 +30,35 @@ def _summary(result: object) -> str | None:
         if not news:
             news = "nothing new" if result.outcome == "up-to-date" else "no ticket changed"
         return f"{result.outcome}: {news} ({result.fetch.received_objects} objects received)"
+    if isinstance(result, FetchReport):
+        news = describe_changes(result.changes)
+        if not news:
+            return fetch_headline(result) + (": no ticket changed" if result.behind else "")
+        return f"{fetch_headline(result)}: {news}"
     branch = getattr(result, "branch", None)
     if branch is not None:
         return f"pushed to {getattr(result, 'remote', '?')}/{branch}"
     return None
+
+
+def fetch_headline(report: FetchReport) -> str:
+    """ "origin/main: 2 behind, 1 ahead" (the CLI's first line and the history's)."""
+    where = f"{report.remote}/{report.branch}"
+    if not report.exists:
+        return f"{where} does not exist yet ({report.ahead} ahead)"
+    if not report.ahead and not report.behind:
+        return f"{where}: up to date"
+    return f"{where}: {report.behind} behind, {report.ahead} ahead"
+
+
+def fetch_job(root: Path, config: Config, *, remote: str | None = None) -> WorkJob:
+    """Fetch only: the remote-tracking ref moves, nothing else (``git.fetchreport``)."""
+    return WorkJob(
+        Work("fetch", TicketStore(root, config), {"remote": remote}),
+        resources={REPO},
+        arguments={"remote": remote},
+        summarize=_summary,
+    )
 
 
 def pull_job(

@@ -90,6 +90,26 @@ def _pull(
     )
 
 
+def _fetch(
+    store: TicketStore,
+    options: Mapping[str, Any],
+    *,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+    watch: TransferWatch | None,
+) -> Any:
+    from ticketflow.git.fetchreport import fetch_report
+
+    return fetch_report(
+        store.root,
+        store.config,
+        remote_name=options.get("remote"),
+        progress=progress,
+        cancel=cancel,
+        watch=watch,
+    )
+
+
 def _push(
     store: TicketStore,
     options: Mapping[str, Any],
@@ -139,6 +159,12 @@ def _decode_pull(data: dict[str, Any]) -> object:
     return PullResult.from_json(data)
 
 
+def _decode_fetch(data: dict[str, Any]) -> object:
+    from ticketflow.git.results import FetchReport
+
+    return FetchReport.from_json(data)
+
+
 def _decode_push(data: dict[str, Any]) -> object:
     from ticketflow.git.results import PushResult
 
@@ -149,6 +175,7 @@ KINDS: dict[str, WorkKind] = {
     "scan": WorkKind(_scan, _decode_scan),
     "pull": WorkKind(_pull, _decode_pull),
     "push": WorkKind(_push, _decode_push),
+    "fetch": WorkKind(_fetch, _decode_fetch),
     "new": WorkKind(_action(actions.create), actions.ActionResult.from_json),
     "start": WorkKind(_action(actions.start), actions.ActionResult.from_json),
     "close": WorkKind(_action(actions.close), actions.ActionResult.from_json),
