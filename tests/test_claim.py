@@ -286,3 +286,29 @@ def test_ago_says_the_largest_whole_unit() -> None:
     assert ago(now - timedelta(seconds=30), now) == "30 seconds ago"
     assert ago(now - timedelta(hours=1), now) == "1 hour ago"
     assert ago(now - timedelta(days=3, hours=5), now) == "3 days ago"
+
+
+def test_tui_start_follows_sync_claim_in_the_isolated_child(
+    team: Team, run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TUI's ``s`` runs the ``start`` work in a child process: with sync.claim it claims,
+    and a lost claim comes back as the very TicketClaimedError (who won included)."""
+    from ticketflow.cancel import CancelToken, no_progress
+    from ticketflow.errors import TicketClaimedError
+    from ticketflow.isolated import run_isolated
+
+    for clone in (team.alice, team.bob):
+        config = clone / CONFIG_NAME
+        config.write_text(config.read_text() + "sync:\n  claim: true\n")
+        git(clone, "update-index", "--assume-unchanged", CONFIG_NAME)
+    _as(monkeypatch, "Ana")
+    won = run_isolated("start", team.bob, no_progress, CancelToken(), {"ref": team.ticket.id})
+    assert won["ticket_id"] == team.ticket.id and won["branch"] == team.ticket.id
+    assert _remote_file(team, team.alice, "doing")
+    _as(monkeypatch, "Alice")
+    before = _local_state(team.alice)
+    with pytest.raises(TicketClaimedError) as lost:
+        run_isolated("start", team.alice, no_progress, CancelToken(), {"ref": team.ticket.id})
+    assert lost.value.by == "Ana" and lost.value.action == "started"
+    assert lost.value.remedy == "pick_another"
+    assert _local_state(team.alice) == before

@@ -597,7 +597,7 @@ class TicketClaimedError(ConflictError):
             "nothing was changed here",
             hint="see their change with ticketflow pull, then pick another ticket "
             "(ticketflow list --status todo)",
-            remedy="pull",
+            remedy="pick_another",
         )
         self.ticket_id = ticket_id
         self.action = action

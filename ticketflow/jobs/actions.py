@@ -63,7 +63,16 @@ def create(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
 
 
 def start(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
-    ticket, workspace = store.start_ticket(str(options["ref"]))
+    """``sync.claim: true``: the TUI's start claims as ``start --claim`` does. The claim takes
+    no cancel here (an action is one step), so a cancel never leaves it half done; the
+    configured git timeout bounds it."""
+    if store.config.sync_claim:
+        from ticketflow.git.claim import claim
+
+        ticket = claim(store, str(options["ref"]), "start").ticket
+        workspace = store.add_workspace(ticket) if store.config.branch_on_start else None
+    else:
+        ticket, workspace = store.start_ticket(str(options["ref"]))
     if workspace is None:
         return ActionResult(ticket.id)
     return ActionResult(
@@ -78,7 +87,13 @@ def start(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
 def close(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
     from ticketflow.worktrees import has_workspace
 
-    ticket = store.close(str(options["ref"]), reason=options.get("reason"))
+    if store.config.sync_claim:
+        from ticketflow.git.claim import claim
+
+        reason = options.get("reason")
+        ticket = claim(store, str(options["ref"]), "close", reason=reason).ticket
+    else:
+        ticket = store.close(str(options["ref"]), reason=options.get("reason"))
     return ActionResult(ticket.id, workspace_remains=has_workspace(store.root, ticket.id))
 
 
