@@ -156,7 +156,8 @@ def _remote_tip(repo: pygit2.Repository, tracking: str, remote: str, dest: str) 
     if ref is None:
         raise GitError(
             f"{remote} has no branch {dest}: a claim is judged by the team's branch there",
-            hint="claim from the branch the team shares (git switch main), or push it first",
+            hint="claim where the branch the team shares is checked out (a ticket's "
+            "worktree is on the ticket's branch), or push this branch first",
         )
     return repo[ref.target].peel(pygit2.Commit)
 
