@@ -312,3 +312,29 @@ def test_tui_start_follows_sync_claim_in_the_isolated_child(
     assert lost.value.by == "Ana" and lost.value.action == "started"
     assert lost.value.remedy == "pick_another"
     assert _local_state(team.alice) == before
+
+
+def test_ctrl_c_during_the_push_undoes_the_local_start(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt (what Ctrl+C raises, also from inside libgit2's callbacks) after
+    the local start is made: the start is undone before the interrupt goes on, and the
+    remote never had it."""
+    from ticketflow.git import claim as claim_module
+    from ticketflow.git import transport
+
+    _as(monkeypatch, "Alice")
+    alice = team.store(team.alice)
+    before = _local_state(team.alice)
+    seen: list[str] = []
+
+    def interrupted_push(root: Path, *args: object, **kwargs: object) -> None:
+        seen.append(git(root, "log", "-1", "--format=%s").strip())  # the start was committed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transport, "push", interrupted_push)
+    with pytest.raises(KeyboardInterrupt):
+        claim_module.claim(alice, team.ticket.id, "start")
+    assert seen == [f"Start ticket: {team.ticket.id}"]
+    assert _local_state(team.alice) == before
+    assert _remote_file(team, team.bob, "todo")

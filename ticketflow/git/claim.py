@@ -117,8 +117,7 @@ def claim(
         )
         repo = open_repo(root)
         theirs = _remote_tip(repo, tracking, remote, dest)
-        local = store.get(tid)
-        _judge(repo, TicketPaths(store.config), tid, local, action, theirs, remote)
+        _judge(repo, TicketPaths(store.config), tid, action, theirs, remote)
         head = repo.head.peel(pygit2.Commit).id
         if head != theirs.id and not repo.descendant_of(head, theirs.id):
             progress(0, None, f"claim {tid}: {remote} is ahead, pulling first")
@@ -206,7 +205,6 @@ def _judge(
     repo: pygit2.Repository,
     paths: TicketPaths,
     tid: str,
-    local: Ticket,
     action: Action,
     theirs: pygit2.Commit,
     remote: str,
@@ -306,7 +304,7 @@ class Checkpoint:
             else:
                 _atomic(self.index, self.saved_index, 0o644)
             repo = open_repo(self.root)
-            repo.references.create(self.branch, self.target, force=True)
+            repo.references[self.branch].set_target(self.target, "ticketflow: claim undone")
 
 
 def _read(path: Path) -> bytes | None:
