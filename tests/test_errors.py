@@ -53,6 +53,15 @@ SAMPLES: dict[str, Callable[[], TicketflowError]] = {
         conflicts=(FieldConflict("t1", "priority", 3, 1), FieldConflict("t1", "related", (), ["a"]))
     ),
     "PushRejectedError": lambda: errors.PushRejectedError("refused", hint="pull"),
+    "TicketClaimedError": lambda: errors.TicketClaimedError(
+        "261204-010203-shared",
+        "started",
+        "Ana",
+        "2026-12-04T01:02:03Z",
+        "4 minutes ago",
+        "origin",
+        "0123abcd",
+    ),
     "UnknownJobError": lambda: job_errors.UnknownJobError(7),
     "QueueClosedError": lambda: job_errors.QueueClosedError("closed"),
     "JobFailedError": lambda: job_errors.JobFailedError(3, "scan", ZeroDivisionError("zero")),

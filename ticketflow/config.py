@@ -3,7 +3,7 @@
 The file is shared with the Go tool, so reading is lenient (unknown keys are kept in ``raw``
 and never an error) while known keys are type-checked with a clear message. Our additions
 live under keys the Go tool ignores (``git.auto_commit``, ``git.branch_on_start``,
-``timeouts.git_low_speed_bytes``).
+``timeouts.git_low_speed_bytes``, ``sync.claim``).
 """
 
 from __future__ import annotations
@@ -60,6 +60,9 @@ class Config:
     init_commands_timeout: int = 60
     auto_commit: bool = True
     branch_on_start: bool = True
+    sync_claim: bool = False
+    """``sync.claim``: ``start`` and ``close`` claim through the remote by default (as
+    ``--claim`` does). Ours: the Go tool ignores it."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def status_dirs(self) -> dict[str, str]:
@@ -150,6 +153,7 @@ def parse_config(data: Any, path: Path) -> Config:
     tk = _section(data, "tickets", path)
     out = _section(data, "output", path)
     to = _section(data, "timeouts", path)
+    sy = _section(data, "sync", path)
     commands = wt.get("init_commands")
     if commands is None:
         commands = list(d.init_commands)
@@ -196,6 +200,7 @@ def parse_config(data: Any, path: Path) -> Config:
         git_timeout=timeout_git,
         git_low_speed_bytes=low_speed,
         init_commands_timeout=timeout_init,
+        sync_claim=_get(sy, "claim", bool, d.sync_claim, "sync.claim", path),
         raw=data,
     )
 

@@ -573,3 +573,46 @@ class PushRejectedError(ConflictError):
 
     kind = "push_rejected"
     error_code = "GIT_PUSH_FAILED"
+
+
+class TicketClaimedError(ConflictError):
+    """A claim (``start --claim``, ``close --claim``) lost: on the remote, someone else had
+    already started, closed, reopened or removed the ticket. The local change was undone."""
+
+    kind = "ticket_claimed"
+    error_code = "TICKET_CLAIMED"
+
+    def __init__(
+        self,
+        ticket_id: str,
+        action: str,
+        by: str,
+        when: str,
+        ago: str,
+        remote: str,
+        commit: str | None = None,
+    ) -> None:
+        super().__init__(
+            f"ticket {ticket_id} was already {action} by {by} {ago} on {remote}; "
+            "nothing was changed here",
+            hint="see their change with ticketflow pull, then pick another ticket "
+            "(ticketflow list --status todo)",
+            remedy="pick_another",
+        )
+        self.ticket_id = ticket_id
+        self.action = action
+        self.by = by
+        self.when = when
+        self.ago = ago
+        self.remote = remote
+        self.commit = commit
+
+    def details(self) -> dict[str, object]:
+        return {
+            "ticket_id": self.ticket_id,
+            "action": self.action,
+            "by": self.by,
+            "when": self.when,
+            "remote": self.remote,
+            "commit": self.commit,
+        }

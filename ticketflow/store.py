@@ -404,6 +404,17 @@ class TicketStore:
                 return started, Workspace(branch=started.id, worktree=None)
             return started, self._make_worktree(started)
 
+    def add_workspace(self, ticket: Ticket) -> Workspace:
+        """The branch (and worktree) of a ticket already started and committed, as
+        ``start_ticket`` would have made it: a claim makes them only once the remote has
+        the start. Without worktrees the branch is made at HEAD and checked out."""
+        from ticketflow.workspace import Workspace, checkout_new_branch
+
+        if self.config.worktree_enabled:
+            return self._make_worktree(ticket)
+        checkout_new_branch(self.root, ticket.id)
+        return Workspace(branch=ticket.id, worktree=None)
+
     def _make_worktree(self, ticket: Ticket) -> Workspace:
         from ticketflow.workspace import Workspace, add_worktree, link_current, run_init_commands
 

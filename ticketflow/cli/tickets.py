@@ -32,6 +32,7 @@ from ticketflow.safepaths import LINK_ERRNOS, O_NOFOLLOW, open_folder
 from ticketflow.textsafe import visible
 
 if TYPE_CHECKING:
+    from ticketflow.git.claim import ClaimResult
     from ticketflow.store import TicketStore
     from ticketflow.workspace import Workspace
 from ticketflow.cli.app import cli
@@ -192,6 +193,26 @@ def _transition_output(out: Output, verb: str, ticket: Ticket, extra: str = "") 
     )
 
 
+def _claiming(store: TicketStore, claim: bool | None, no_commit: bool) -> bool:
+    """--claim / --no-claim, else sync.claim; a claim commits, so never with --no-commit."""
+    claiming = store.config.sync_claim if claim is None else claim
+    if claiming and no_commit:
+        raise UsageError(
+            "--claim commits and pushes, so it cannot go with --no-commit",
+            hint="drop --no-commit, or add --no-claim (sync.claim: true makes claiming the "
+            "default)",
+        )
+    return claiming
+
+
+def _claimed_line(claimed: ClaimResult) -> str:
+    pulled = ", after pulling" if claimed.pulled else ""
+    return (
+        f"  Claimed on {claimed.remote}/{claimed.remote_branch} "
+        f"(pushed {claimed.commit[:7]}{pulled})\n"
+    )
+
+
 @cli.command("start")
 @click.argument("ticket_id", metavar="ID")
 @click.option(
@@ -207,6 +228,12 @@ def _transition_output(out: Output, verb: str, ticket: Ticket, extra: str = "") 
     help="A ticket already in doing: remove its worktree and add it again (never one with "
     "uncommitted changes; the branch stays).",
 )
+@click.option(
+    "--claim/--no-claim",
+    default=None,
+    help="Claim it through the remote: fetch, refuse (exit 3) if a teammate got there "
+    "first, commit and push (default: sync.claim).",
+)
 @no_commit_option
 @command()
 def start_cmd(
@@ -216,6 +243,7 @@ def start_cmd(
     no_branch: bool,
     no_commit: bool,
     force: bool,
+    claim: bool | None,
 ) -> None:
     """Start work: set started_at, move the file to doing, commit "Start ticket: <ID>".
 
@@ -225,7 +253,15 @@ def start_cmd(
     worktree.init_commands run; otherwise the branch is checked out here
     first. The ticket becomes the current ticket (current-ticket.md), which
     a bare 'ticketflow close' closes.
+
+    With --claim (or sync.claim: true) the start counts only once the
+    remote has it: ticketflow fetches, refuses with exit 3 if the remote's
+    copy of the ticket was already started, closed or removed (naming who
+    and when, and changing nothing here), commits the start and pushes it,
+    trying again if the remote moved meanwhile. The branch or worktree is
+    made after the push.
     """
+    claiming = _claiming(store, claim, no_commit)
     # an uncommitted start cannot be checked out in a worktree: no workspace then
     wants_workspace = not (no_branch or no_commit) and store.config.branch_on_start
     recreate = (
@@ -235,7 +271,15 @@ def start_cmd(
         and store.get(ticket_id).status is Status.DOING
     )
     workspace: Workspace | None
-    if recreate:
+    claimed: ClaimResult | None = None
+    if claiming:
+        from ticketflow.git.claim import claim as run_claim
+
+        claimed = run_claim(store, ticket_id, "start")
+        ticket = claimed.ticket
+        recreate = False
+        workspace = store.add_workspace(ticket) if not no_branch and wants_workspace else None
+    elif recreate:
         ticket, workspace = store.recreate_worktree(ticket_id)
     else:
         ticket, workspace = store.start_ticket(
@@ -254,8 +298,11 @@ def start_cmd(
         if workspace.worktree is not None:
             extra += f"  Worktree: {workspace.worktree}\n  Next: cd {workspace.worktree}\n"
     verb = "Recreated the worktree of ticket" if recreate else "Started ticket"
+    if claimed is not None:
+        extra = _claimed_line(claimed) + extra
     out.emit(
         {
+            **({"claim": claimed.to_json()} if claimed is not None else {}),
             "ticket_id": ticket.id,
             "status": ticket.status.value,
             "original_status": (Status.DOING if recreate else Status.TODO).value,
@@ -283,6 +330,12 @@ def start_cmd(
     help="Close even though the ticket's worktree (or, for the current ticket without one, "
     "this checkout) has uncommitted changes; they stay where they are.",
 )
+@click.option(
+    "--claim/--no-claim",
+    default=None,
+    help="Close it through the remote: fetch, refuse (exit 3) if a teammate got there "
+    "first, commit and push (default: sync.claim).",
+)
 @no_commit_option
 @command()
 def close_cmd(
@@ -293,6 +346,7 @@ def close_cmd(
     cleanup: bool,
     no_commit: bool,
     force: bool,
+    claim: bool | None,
 ) -> None:
     """Close a ticket: set closed_at, move it to done, commit "Close ticket: <ID>".
 
@@ -314,7 +368,14 @@ def close_cmd(
         from ticketflow.worktrees import refuse_uncommitted
 
         refuse_uncommitted(store, tid, is_current=tid == current)
-    ticket = store.close(tid, reason=reason, commit=_commit_flag(no_commit))
+    claimed: ClaimResult | None = None
+    if _claiming(store, claim, no_commit):
+        from ticketflow.git.claim import claim as run_claim
+
+        claimed = run_claim(store, tid, "close", reason=reason)
+        ticket = claimed.ticket
+    else:
+        ticket = store.close(tid, reason=reason, commit=_commit_flag(no_commit))
     cleaned = None
     hint = ""
     from ticketflow.worktrees import has_workspace
@@ -337,9 +398,11 @@ def close_cmd(
             "force_used": force,
             "commit_created": not no_commit and store.config.auto_commit,
             "mode": "by_id" if ticket_id is not None and tid != current else "current",
+            **({"claim": claimed.to_json()} if claimed is not None else {}),
         },
         f"Closed ticket: {ticket.id}\n"
         + (f"  Reason: {ticket.closure_reason}\n" if ticket.closure_reason else "")
+        + (_claimed_line(claimed) if claimed is not None else "")
         + (_cleanup_text(cleaned) if cleaned else hint),
     )
 

@@ -63,7 +63,16 @@ def create(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
 
 
 def start(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
-    ticket, workspace = store.start_ticket(str(options["ref"]))
+    """``sync.claim: true``: the TUI's start claims as ``start --claim`` does. The claim takes
+    no cancel here (an action is one step), so a cancel never leaves it half done; the
+    configured git timeout bounds it."""
+    if store.config.sync_claim:
+        from ticketflow.git.claim import claim
+
+        ticket = claim(store, str(options["ref"]), "start").ticket
+        workspace = store.add_workspace(ticket) if store.config.branch_on_start else None
+    else:
+        ticket, workspace = store.start_ticket(str(options["ref"]))
     if workspace is None:
         return ActionResult(ticket.id)
     return ActionResult(
@@ -83,7 +92,13 @@ def close(store: TicketStore, options: Mapping[str, Any]) -> ActionResult:
     ticket_id = store.resolve(str(options["ref"])).id
     if not options.get("force"):
         refuse_uncommitted(store, ticket_id, is_current=ticket_id == store.current_ticket_id())
-    ticket = store.close(ticket_id, reason=options.get("reason"))
+    if store.config.sync_claim:
+        from ticketflow.git.claim import claim
+
+        reason = options.get("reason")
+        ticket = claim(store, ticket_id, "close", reason=reason).ticket
+    else:
+        ticket = store.close(ticket_id, reason=options.get("reason"))
     return ActionResult(ticket.id, workspace_remains=has_workspace(store.root, ticket.id))
 
 

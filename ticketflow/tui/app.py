@@ -53,6 +53,7 @@ REMEDY_KEYS = {
     "commit": "commit the changes in its worktree first (ticketflow close --force closes anyway)",
     "reopen": "reopen it first: press o",
     "pull": "pull first (p), then push again (P); or sync (S)",
+    "pick_another": "pull (p) to see their change, then pick another ticket",
     "edit": "look at the ticket now, then edit it again (e)",
 }
 """``TicketflowError.remedy`` -> the hint with this interface's keys."""
