@@ -20,11 +20,11 @@ from ticketflow.cancel import NEVER_CANCELLED, CancelToken, ProgressCallback, no
 from ticketflow.config import Config
 from ticketflow.git.changes import ticket_changes
 from ticketflow.git.lastfetch import save_last_fetch
-from ticketflow.git.local import open_repo, upstream
+from ticketflow.git.local import open_repo
 from ticketflow.git.results import FetchReport, FetchResult, TicketChange
 from ticketflow.git.tickets import TicketPaths, read_ticket
 from ticketflow.git.transfer import TransferWatch
-from ticketflow.git.transport import fetch
+from ticketflow.git.transport import fetch_upstream
 from ticketflow.model import format_time
 
 
@@ -41,20 +41,9 @@ def fetch_report(
     ``origin/<git.default_branch>``), then compare. The summary is saved for ``status``
     (``git.lastfetch``)."""
     repo = open_repo(root)
-    remote, remote_branch = upstream(repo, config.default_branch)
-    if remote_name is not None:
-        remote = remote_name
-    fetched = fetch(
-        root,
-        repo=repo,
-        remote_name=remote,
-        progress=progress,
-        cancel=cancel,
-        timeout=config.git_timeout,
-        low_speed_bytes=config.git_low_speed_bytes,
-        watch=watch,
+    remote, remote_branch, fetched = fetch_upstream(
+        root, repo, config, remote_name=remote_name, progress=progress, cancel=cancel, watch=watch
     )
-    cancel.raise_if_cancelled()
     report = compare(repo, config, fetched, remote, remote_branch)
     save_last_fetch(root, report)
     return report

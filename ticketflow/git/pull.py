@@ -35,12 +35,11 @@ from ticketflow.git.local import (
     commit_in,
     open_repo,
     signature,
-    upstream,
 )
 from ticketflow.git.results import FetchResult, PullResult, TicketChange
 from ticketflow.git.tickets import TicketEntry, TicketPaths, read_ticket, text_merge
 from ticketflow.git.transfer import TransferWatch
-from ticketflow.git.transport import fetch
+from ticketflow.git.transport import fetch_upstream
 from ticketflow.merge import FieldConflict, Strategy, merge_tickets
 from ticketflow.safepaths import read_no_link
 
@@ -423,20 +422,9 @@ def pull(
     branch = branch_name(repo)
     if branch is None:
         raise GitError("HEAD is detached: pull needs a branch", hint="git switch <branch>")
-    remote, remote_branch = upstream(repo, config.default_branch)
-    if remote_name is not None:
-        remote = remote_name
-    fetched = fetch(
-        root,
-        repo=repo,
-        remote_name=remote,
-        progress=progress,
-        cancel=cancel,
-        timeout=config.git_timeout,
-        low_speed_bytes=config.git_low_speed_bytes,
-        watch=watch,
+    remote, remote_branch, fetched = fetch_upstream(
+        root, repo, config, remote_name=remote_name, progress=progress, cancel=cancel, watch=watch
     )
-    cancel.raise_if_cancelled()
     target = Upstream(branch, remote, remote_branch)
     with locked(git_dir(root) / "ticketflow.lock"):  # other ticketflow writers wait
         plan = plan_pull(repo, root, config, target, strategy)

@@ -325,6 +325,37 @@ NOT_FAST_FORWARD = "the remote has commits you don't have: run ticketflow pull"
 REJECTED_HINT = "run ticketflow pull, then push again"
 
 
+def fetch_upstream(
+    root: Path,
+    repo: pygit2.Repository,
+    config: Config,
+    *,
+    remote_name: str | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    watch: TransferWatch | None = None,
+) -> tuple[str, str, FetchResult]:
+    """``(remote, remote branch, fetch result)``: fetch from the current branch's upstream
+    (else ``origin/<branch>``; detached: ``origin/<git.default_branch>``; ``remote_name``
+    overrides the remote) with the configuration's limits. What a pull and ``ticketflow
+    fetch`` both start with."""
+    remote, remote_branch = upstream(repo, config.default_branch)
+    if remote_name is not None:
+        remote = remote_name
+    fetched = fetch(
+        root,
+        repo=repo,
+        remote_name=remote,
+        progress=progress,
+        cancel=cancel,
+        timeout=config.git_timeout,
+        low_speed_bytes=config.git_low_speed_bytes,
+        watch=watch,
+    )
+    cancel.raise_if_cancelled()
+    return remote, remote_branch, fetched
+
+
 def push(
     root: Path,
     config: Config,
