@@ -16,7 +16,7 @@ sees a ``TicketVanishedError`` as the ``not_found`` it is, a ``TransferStalledEr
 
 The rebuild does not call the class's constructor (each takes its own arguments, from which
 it words the message): ``from_dict`` makes the instance with ``cls.__new__`` and puts back
-the attributes the original had (``_encode``/``_decode``: JSON values, tuples, field
+the attributes the original had (``errorcodec``: JSON values, tuples, field
 conflicts). So every class round-trips, also one defined outside this module that never
 said how, and no class is ever made at run time.
 """
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from ticketflow.errorcodec import decode, encode
 
 if TYPE_CHECKING:
     from ticketflow.merge import FieldConflict
@@ -135,7 +137,7 @@ class TicketflowError(Exception):
             "remedy": self.remedy,
             "exit_code": self.exit_code,
             "transient": self.transient,
-            "state": {k: _encode(v) for k, v in self._state().items()},
+            "state": {k: encode(v) for k, v in self._state().items()},
         }
 
     def _state(self) -> dict[str, object]:
@@ -166,7 +168,7 @@ class TicketflowError(Exception):
         rebuilt.remedy = data.get("remedy")
         state = data.get("state") or {}
         for name, value in state.items():
-            setattr(rebuilt, name, _decode(value))
+            setattr(rebuilt, name, decode(value))
         for name, value in (
             ("error_code", error.get("code")),
             ("kind", error.get("type")),
@@ -179,56 +181,6 @@ class TicketflowError(Exception):
 
 
 REGISTRY[TicketflowError.__name__] = TicketflowError
-
-
-class CarriedException(Exception):
-    """An exception outside the family that an error kept (``JobFailedError.original``),
-    rebuilt from its type's name and its text: its class may not exist on this side."""
-
-    def __init__(self, type_name: str, text: str) -> None:
-        super().__init__(text)
-        self.type_name = type_name
-
-
-def _encode(value: object) -> object:
-    """An attribute of an error as a JSON value that ``_decode`` turns back into it."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, list):
-        return [_encode(v) for v in value]
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v) for v in value]}
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": {k: _encode(v) for k, v in value.items()}}
-    from ticketflow.merge import FieldConflict
-
-    if isinstance(value, FieldConflict):
-        shown = value.to_json()  # its values as JSON; to_json of them gives them back
-        return {"field_conflict": [value.ticket_id, value.field, shown["ours"], shown["theirs"]]}
-    if isinstance(value, CarriedException):
-        return {"exception": [value.type_name, str(value)]}
-    if isinstance(value, BaseException):  # JobFailedError's original: its words survive
-        return {"exception": [type(value).__name__, str(value)]}
-    raise TypeError(f"an error attribute of type {type(value).__name__} cannot be carried")
-
-
-def _decode(value: Any) -> object:
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "tuple" in value:
-        return tuple(_decode(v) for v in value["tuple"])
-    if "dict" in value:
-        return {k: _decode(v) for k, v in value["dict"].items()}
-    if "field_conflict" in value:
-        from ticketflow.merge import FieldConflict
-
-        return FieldConflict(*value["field_conflict"])
-    if "exception" in value:
-        type_name, text = value["exception"]
-        return CarriedException(str(type_name), str(text))
-    raise TypeError(f"not an encoded error attribute: {sorted(value)}")
 
 
 class UsageError(TicketflowError):

@@ -28,7 +28,6 @@ from ticketflow.config import (
     read_head_branch,
 )
 from ticketflow.errors import (
-    ConflictError,
     DuplicateTicketError,
     EditConflictError,
     InvalidTransitionError,
@@ -36,7 +35,6 @@ from ticketflow.errors import (
     MalformedTicketError,
     NotFoundError,
     TicketVanishedError,
-    UncommittedChangesError,
     UsageError,
 )
 from ticketflow.fsutil import atomic_move, atomic_write, locked
@@ -226,7 +224,7 @@ class TicketStore:
             return branch
         return None
 
-    def _set_current(self, ticket: Ticket) -> None:
+    def set_current(self, ticket: Ticket) -> None:
         assert ticket.path is not None
         link = self.root / CURRENT_LINK
         tmp = self.root / f".{CURRENT_LINK}.tmp-{os.getpid()}"
@@ -360,7 +358,8 @@ class TicketStore:
         ``workspace`` None follows ``git.branch_on_start``. Without worktrees the branch is
         checked out before the start is committed, so the commit lands on it; with worktrees
         the start is committed here and the worktree is added on a new branch afterwards.
-        ``recreate_worktree`` is the Go tool's ``start --force`` on a ticket in doing.
+        ``worktrees.recreate_worktree`` is the Go tool's ``start --force`` on a ticket
+        in doing.
         """
         use_workspace = self.config.branch_on_start if workspace is None else workspace
         worktrees = use_workspace and self.config.worktree_enabled
@@ -395,14 +394,14 @@ class TicketStore:
             started = self._transition_locked(
                 ref, change, lambda t: f"Start ticket: {t.id}", commit, before_write
             )
-            self._set_current(started)
+            self.set_current(started)
             if not use_workspace:
                 return started, None
             from ticketflow.workspace import Workspace
 
             if not worktrees:
                 return started, Workspace(branch=started.id, worktree=None)
-            return started, self._make_worktree(started)
+            return started, self.make_worktree(started)
 
     def add_workspace(self, ticket: Ticket) -> Workspace:
         """The branch (and worktree) of a ticket already started and committed, as
@@ -411,11 +410,11 @@ class TicketStore:
         from ticketflow.workspace import Workspace, checkout_new_branch
 
         if self.config.worktree_enabled:
-            return self._make_worktree(ticket)
+            return self.make_worktree(ticket)
         checkout_new_branch(self.root, ticket.id)
         return Workspace(branch=ticket.id, worktree=None)
 
-    def _make_worktree(self, ticket: Ticket) -> Workspace:
+    def make_worktree(self, ticket: Ticket) -> Workspace:
         from ticketflow.workspace import Workspace, add_worktree, link_current, run_init_commands
 
         path = add_worktree(self.root, self.config, ticket.id)
@@ -423,56 +422,6 @@ class TicketStore:
         link_current(path, ticket.path)
         runs = run_init_commands(path, self.config.init_commands, self.config.init_commands_timeout)
         return Workspace(branch=ticket.id, worktree=path, commands=runs)
-
-    def recreate_worktree(self, ref: str) -> tuple[Ticket, Workspace]:
-        """``start --force`` on a ticket in doing: remove its worktree and add it again on
-        its branch (the init commands run again), as the Go tool does. A worktree holding
-        uncommitted work is never removed (UncommittedChangesError); the branch and its
-        commits are kept either way. The ticket must be in doing (checked under the lock)."""
-        from ticketflow.worktrees import (
-            find_worktree,
-            remove_worktree,
-            standing_in,
-            uncommitted_changes,
-        )
-
-        with self.lock():
-            ticket = self.get(ref)
-            if ticket.status is not Status.DOING:
-                raise InvalidTransitionError(
-                    f"ticket {ticket.id} is {ticket.status.value}, not doing; only a started "
-                    "ticket's worktree can be recreated",
-                    hint=f"start it: ticketflow start {ticket.id}",
-                    error_code="TICKET_NOT_STARTED",
-                )
-            worktree = find_worktree(self.root, ticket.id)
-            if worktree is not None:
-                path = worktree.path
-                dirty = [] if worktree.missing else uncommitted_changes(path)
-                if dirty:
-                    raise UncommittedChangesError(
-                        ticket.id,
-                        str(path),
-                        dirty,
-                        outcome="its worktree was not recreated",
-                        hint=f"commit or stash them there (cd {path}), then start --force again",
-                    )
-                if not worktree.missing and standing_in(path, self.root):
-                    raise ConflictError(
-                        f"you are in the worktree {path}: it cannot be rebuilt from inside",
-                        hint=f"run it from the main checkout: ticketflow start {ticket.id} --force",
-                        error_code="WORKTREE_IN_USE",
-                    )
-                if worktree.locked:
-                    raise ConflictError(
-                        f"the worktree {path} is locked; it was not recreated",
-                        hint=f"unlock it first: git worktree unlock {path}",
-                        error_code="WORKTREE_LOCKED",
-                    )
-                remove_worktree(self.root, worktree)
-                _log("worktree removed", ticket_id=ticket.id, path=path)
-            self._set_current(ticket)
-            return ticket, self._make_worktree(ticket)
 
     def close(self, ref: str, *, reason: str | None = None, commit: bool | None = None) -> Ticket:
         reason = (reason or "").strip() or None
@@ -602,7 +551,7 @@ class TicketStore:
         stored = ticket.with_changes(path=self.relpath(target))
         if self.current_ticket_id() == tf.id:
             if stored.status is Status.DOING:
-                self._set_current(stored)
+                self.set_current(stored)
             else:
                 self._clear_current(tf.id)
         return stored

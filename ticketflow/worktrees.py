@@ -19,12 +19,19 @@ from typing import TYPE_CHECKING
 import pygit2
 
 from ticketflow.config import Config
-from ticketflow.errors import GitError, UncommittedChangesError
+from ticketflow.errors import (
+    ConflictError,
+    GitError,
+    InvalidTransitionError,
+    UncommittedChangesError,
+)
 from ticketflow.git.local import open_repo
 from ticketflow.model import Status
 
 if TYPE_CHECKING:
+    from ticketflow.model import Ticket
     from ticketflow.store import TicketStore
+    from ticketflow.workspace import Workspace
 
 
 def has_workspace(root: Path, ticket_id: str) -> bool:
@@ -420,3 +427,49 @@ def auto_cleanup(
         elif result is not None:
             kept.append(Kept(name, None, result))
     return AutoCleanup(cleaned, tuple(deleted), tuple(kept), dry_run)
+
+
+def recreate_worktree(store: TicketStore, ref: str) -> tuple[Ticket, Workspace]:
+    """``start --force`` on a ticket in doing: remove its worktree and add it again on
+    its branch (the init commands run again), as the Go tool does. A worktree holding
+    uncommitted work is never removed (UncommittedChangesError); the branch and its
+    commits are kept either way. The ticket must be in doing (checked under the lock)."""
+    from ticketflow.store import _log
+
+    with store.lock():
+        ticket = store.get(ref)
+        if ticket.status is not Status.DOING:
+            raise InvalidTransitionError(
+                f"ticket {ticket.id} is {ticket.status.value}, not doing; only a started "
+                "ticket's worktree can be recreated",
+                hint=f"start it: ticketflow start {ticket.id}",
+                error_code="TICKET_NOT_STARTED",
+            )
+        worktree = find_worktree(store.root, ticket.id)
+        if worktree is not None:
+            path = worktree.path
+            dirty = [] if worktree.missing else uncommitted_changes(path)
+            if dirty:
+                raise UncommittedChangesError(
+                    ticket.id,
+                    str(path),
+                    dirty,
+                    outcome="its worktree was not recreated",
+                    hint=f"commit or stash them there (cd {path}), then start --force again",
+                )
+            if not worktree.missing and standing_in(path, store.root):
+                raise ConflictError(
+                    f"you are in the worktree {path}: it cannot be rebuilt from inside",
+                    hint=f"run it from the main checkout: ticketflow start {ticket.id} --force",
+                    error_code="WORKTREE_IN_USE",
+                )
+            if worktree.locked:
+                raise ConflictError(
+                    f"the worktree {path} is locked; it was not recreated",
+                    hint=f"unlock it first: git worktree unlock {path}",
+                    error_code="WORKTREE_LOCKED",
+                )
+            remove_worktree(store.root, worktree)
+            _log("worktree removed", ticket_id=ticket.id, path=path)
+        store.set_current(ticket)
+        return ticket, store.make_worktree(ticket)

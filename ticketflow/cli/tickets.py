@@ -280,7 +280,9 @@ def start_cmd(
         recreate = False
         workspace = store.add_workspace(ticket) if not no_branch and wants_workspace else None
     elif recreate:
-        ticket, workspace = store.recreate_worktree(ticket_id)
+        from ticketflow.worktrees import recreate_worktree
+
+        ticket, workspace = recreate_worktree(store, ticket_id)
     else:
         ticket, workspace = store.start_ticket(
             ticket_id,
