@@ -98,6 +98,20 @@ def now_local() -> datetime:
     return datetime.now(UTC).astimezone().replace(microsecond=0)
 
 
+def time_ago(when: datetime, now: datetime, *, seconds: bool = False) -> str:
+    """``4 minutes ago``: how long since ``when``, in its largest whole unit, as a person
+    says it. Under a minute that is "just now"; with ``seconds``, only under 5 s, and then
+    "30 seconds ago" (a claim lost a moment ago says how long)."""
+    elapsed = int((now - when).total_seconds())
+    if elapsed < (5 if seconds else 60):
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if elapsed >= size:
+            count = elapsed // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"  # pragma: no cover - elapsed >= 1 here
+
+
 def format_time(value: datetime) -> str:
     """RFC3339 with seconds and offset, ``Z`` for UTC: Go's ``time.RFC3339`` layout."""
     if value.tzinfo is None:

@@ -249,16 +249,10 @@ def _judge(
 
 
 def ago(when: datetime, now: datetime | None = None) -> str:
-    """``4 minutes ago``: how long since ``when``, in the largest whole unit."""
-    now = now or datetime.now(UTC)
-    seconds = int((now - when).total_seconds())
-    if seconds < 5:
-        return "just now"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return "just now"  # pragma: no cover
+    """``4 minutes ago``: how long since the teammate's commit, to the second."""
+    from ticketflow.model import time_ago
+
+    return time_ago(when, now or datetime.now(UTC), seconds=True)
 
 
 _Saved = tuple[Literal["file"], bytes, int] | tuple[Literal["link"], str] | None

@@ -96,12 +96,7 @@ def load_last_fetch(root: Path) -> LastFetch | None:
 
 
 def age(fetched_at: str, now: datetime) -> str:
-    """How long ago, as a person says it: "just now", "5 minutes ago", "3 days ago"."""
-    seconds = int((now - datetime.fromisoformat(fetched_at)).total_seconds())
-    if seconds < 60:
-        return "just now"
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    return "just now"  # pragma: no cover
+    """How long ago the fetch was: "just now", "5 minutes ago", "3 days ago"."""
+    from ticketflow.model import time_ago
+
+    return time_ago(datetime.fromisoformat(fetched_at), now)
